@@ -1,0 +1,81 @@
+"""One settings object for the whole project.
+
+Every number that matters (size caps, token limits, image size) has its home here. Values
+come from the defaults below, overridden by `MMGUI_<FIELD>` environment variables, overridden
+by explicit keyword arguments (what command-line flags pass).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from mmgui.errors import MmguiError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mmgui"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Project settings; build with `Settings.load(**overrides)`."""
+
+    models_dir: Path = PROJECT_ROOT / "models"
+    default_model: str = "default"
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    db_url: str = "sqlite:///mmgui.db"
+    host: str = "127.0.0.1"
+    port: int = 7860
+    device: str = "auto"  # auto | cpu | cuda
+    # Images: refuse anything above this many pixels before decoding (decompression bombs).
+    max_image_pixels: int = 40_000_000
+    max_upload_mb: float = 50.0
+    image_size: int = 224
+    # Text: overviews longer than this are truncated (with a notice); tokens fed to the encoder.
+    max_overview_chars: int = 5_000
+    text_max_tokens: int = 128
+    # Training defaults.
+    seed: int = 0
+    batch_size: int = 64
+    threads: int = 0  # 0: let torch / onnxruntime decide
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Defaults, then `MMGUI_*` environment variables, then `overrides` (None ignored)."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"MMGUI_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _parse(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise MmguiError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        settings = cls(**values)  # type: ignore[arg-type]
+        return dataclasses.replace(
+            settings, models_dir=Path(settings.models_dir), cache_dir=Path(settings.cache_dir)
+        )
+
+    @property
+    def default_model_dir(self) -> Path:
+        return self.models_dir / self.default_model
+
+
+def _parse(name: str, type_name: object, raw: str) -> object:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError as err:
+        raise MmguiError(f"MMGUI_{name.upper()}={raw!r} is not a number") from err
+    if kind == "Path":
+        return Path(raw)
+    return raw

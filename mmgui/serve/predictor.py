@@ -1,0 +1,193 @@
+"""Genre predictions with ONNX Runtime: what the studio, the CLI and the benchmarks call.
+
+A `GenrePredictor` serves one model version folder: poster and overview backbones (graphs from
+the cache, see `serve.backbones`) and the version's head. No torch is imported once the
+backbone graphs exist. Every prediction carries the version that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mmgui.config import Settings
+from mmgui.data.image import ImageSource, load_image, preprocess_batch
+from mmgui.data.overview import SubwordTokenizer, encoder_text
+from mmgui.errors import MmguiError
+from mmgui.genres import GENRES
+from mmgui.serve.backbones import ensure_backbone_graphs
+from mmgui.training.registry import onnx_session, read_model_json
+
+
+@dataclass(frozen=True)
+class PredictInput:
+    """One item to tag; any non-empty subset of the three fields."""
+
+    poster: ImageSource | None = None
+    overview: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    genre_probs: dict[str, float]  # all 18 genres, calibrated probabilities
+    tags: list[str]  # genres at or above their stored thresholds, most probable first
+    model_version: str
+    modalities: tuple[str, ...]  # what the prediction used: "poster", "overview"
+    notices: tuple[str, ...] = field(default=())
+
+
+class HeadEngine:
+    """Frozen backbone graphs (from the cache) + the version's head graph."""
+
+    def __init__(self, version_dir: Path, meta: dict, settings: Settings) -> None:
+        backbones = meta["backbones"]
+        self.poster_size: tuple[int, int] = tuple(backbones["poster"]["input_size"])
+        self.poster_dim: int = backbones["poster"]["dim"]
+        self.overview_dim: int = backbones["overview"]["dim"]
+        graphs = ensure_backbone_graphs(backbones, settings.cache_dir)
+        self._poster = onnx_session(graphs / "poster.onnx", settings.threads)
+        self._overview = onnx_session(graphs / "overview.onnx", settings.threads)
+        self._head = onnx_session(version_dir / "head.onnx", settings.threads)
+        self.tokenizer = SubwordTokenizer(
+            graphs / "tokenizer.json", backbones["overview"]["max_tokens"]
+        )
+
+    def genre_probs(
+        self, posters: Sequence[np.ndarray | None], texts: Sequence[str | None]
+    ) -> np.ndarray:
+        feeds = {
+            "poster_features": self.poster_features(posters),
+            "overview_features": self.overview_features(texts),
+            "poster_present": _present(posters),
+            "overview_present": _present(texts),
+        }
+        return self._head.run(["genre_probs"], feeds)[0]
+
+    def poster_features(self, posters: Sequence[np.ndarray | None]) -> np.ndarray:
+        features = np.zeros((len(posters), self.poster_dim), dtype=np.float32)
+        rows = [i for i, p in enumerate(posters) if p is not None]
+        if rows:
+            batch = np.stack([posters[i] for i in rows])
+            features[rows] = self._poster.run(["poster_features"], {"images": batch})[0]
+        return features
+
+    def overview_features(self, texts: Sequence[str | None]) -> np.ndarray:
+        features = np.zeros((len(texts), self.overview_dim), dtype=np.float32)
+        rows = [i for i, t in enumerate(texts) if t is not None]
+        if rows:
+            ids, mask = self.tokenizer([texts[i] for i in rows])
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            features[rows] = self._overview.run(["overview_features"], feeds)[0]
+        return features
+
+
+class BaselineEngine:
+    """The sources' CNN + LSTM baseline: one graph over the poster and cleaned overview tokens."""
+
+    def __init__(self, version_dir: Path, meta: dict, settings: Settings) -> None:
+        from mmgui.data.text import Vocabulary, clean_overview
+
+        self._clean = clean_overview
+        self.poster_size: tuple[int, int] = tuple(meta["inputs"]["poster_size"])
+        self.max_len: int = meta["inputs"]["max_len"]
+        self.vocab = Vocabulary.from_json((version_dir / "vocab.json").read_text())
+        self._model = onnx_session(version_dir / "model.onnx", settings.threads)
+
+    def genre_probs(
+        self, posters: Sequence[np.ndarray | None], texts: Sequence[str | None]
+    ) -> np.ndarray:
+        width, height = self.poster_size
+        blank = np.zeros((3, height, width), dtype=np.float32)
+        feeds = {
+            "images": np.stack([blank if p is None else p for p in posters]),
+            "token_ids": np.array(
+                [self.vocab.encode(self._clean(t or ""), self.max_len) for t in texts],
+                dtype=np.int64,
+            ),
+            "poster_present": _present(posters),
+            "overview_present": _present(texts),
+        }
+        return self._model.run(["genre_probs"], feeds)[0]
+
+
+ENGINES = {"head": HeadEngine, "baseline": BaselineEngine}
+
+
+def _present(values: Sequence[object | None]) -> np.ndarray:
+    return np.array([v is not None for v in values], dtype=np.float32)
+
+
+class GenrePredictor:
+    """Serves one model version with ONNX Runtime, whatever its kind."""
+
+    def __init__(self, version: Path, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.version_dir = Path(version)
+        self.meta = read_model_json(self.version_dir)
+        self.name: str = self.meta["name"]
+        self.thresholds = np.array([self.meta["thresholds"][g] for g in GENRES], dtype=np.float32)
+        if self.meta.get("kind") not in ENGINES:
+            raise MmguiError(f"{version}: unknown model kind {self.meta.get('kind')!r}")
+        self.engine = ENGINES[self.meta["kind"]](self.version_dir, self.meta, self.settings)
+
+    def predict(
+        self,
+        poster: ImageSource | None = None,
+        overview: str | None = None,
+        title: str | None = None,
+    ) -> Prediction:
+        """Tag one item; raises `MmguiError` for unreadable or missing input."""
+        return self.predict_many([PredictInput(poster, overview, title)])[0]
+
+    def predict_many(self, items: Sequence[PredictInput]) -> list[Prediction]:
+        """Tag a batch of items in one pass of each graph (catalogue scoring)."""
+        if not items:
+            return []
+        posters, texts, notices = self._prepare(items)
+        probs = self.engine.genre_probs(posters, texts)
+        return [
+            self._prediction(row, posters[i] is not None, texts[i] is not None, notices[i])
+            for i, row in enumerate(probs)
+        ]
+
+    def _prepare(
+        self, items: Sequence[PredictInput]
+    ) -> tuple[list[np.ndarray | None], list[str | None], list[tuple[str, ...]]]:
+        posters: list[np.ndarray | None] = []
+        texts: list[str | None] = []
+        notices: list[tuple[str, ...]] = []
+        for item in items:
+            has_text = bool((item.overview or "").strip() or (item.title or "").strip())
+            if item.poster is None and not has_text:
+                raise MmguiError("nothing to predict from: give a poster, an overview or a title")
+            if item.poster is None:
+                posters.append(None)
+            else:
+                image = load_image(item.poster, self.settings.max_image_pixels)
+                posters.append(preprocess_batch([image], self.engine.poster_size)[0])
+            if has_text:
+                text = encoder_text(item.overview, item.title, self.settings.max_overview_chars)
+                texts.append(text.text)
+                notices.append(text.notices)
+            else:
+                texts.append(None)
+                notices.append(())
+        return posters, texts, notices
+
+    def _prediction(
+        self, probs: np.ndarray, has_poster: bool, has_text: bool, notices: tuple[str, ...]
+    ) -> Prediction:
+        order = np.argsort(-probs)
+        tags = [GENRES[g] for g in order if probs[g] >= self.thresholds[g]]
+        modalities = tuple(m for m, on in (("poster", has_poster), ("overview", has_text)) if on)
+        return Prediction(
+            genre_probs={g: float(p) for g, p in zip(GENRES, probs, strict=True)},
+            tags=tags,
+            model_version=self.name,
+            modalities=modalities,
+            notices=notices,
+        )
