@@ -38,7 +38,7 @@ def torch_predict_fn(version: Path):
     from safetensors.torch import load_file
 
     from mmgui.data.image import load_image, preprocess
-    from mmgui.data.overview import SubwordTokenizer, encoder_text
+    from mmgui.data.text import SubwordTokenizer, encoder_text
     from mmgui.nets.backbones import load_overview_backbone, load_poster_backbone, minilm_dir
     from mmgui.nets.genre_model import CalibratedHead, GenreHead, GenreModel, HeadConfig
     from mmgui.training.registry import read_model_json

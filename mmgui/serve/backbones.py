@@ -48,7 +48,7 @@ def ensure_backbone_graphs(backbones: dict, cache_dir: Path) -> Path:
 
 def example_samples(count: int = 2) -> list[tuple[Path, str]]:
     """Real (poster, "title. overview") pairs from the shipped demo assets."""
-    from mmgui.data.overview import encoder_text
+    from mmgui.data.text import encoder_text
 
     items = json.loads(EXAMPLES.read_text())[:count]
     return [

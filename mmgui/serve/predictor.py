@@ -15,7 +15,7 @@ import numpy as np
 
 from mmgui.config import Settings
 from mmgui.data.image import ImageSource, load_image, preprocess_batch
-from mmgui.data.overview import SubwordTokenizer, encoder_text
+from mmgui.data.text import SubwordTokenizer, encoder_text
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.backbones import ensure_backbone_graphs

@@ -16,8 +16,7 @@ from torch import nn
 
 from mmgui.data.image import load_image, preprocess
 from mmgui.data.kaggle import MovieRecord
-from mmgui.data.overview import encoder_text
-from mmgui.data.text import Vocabulary, clean_overview
+from mmgui.data.text import Vocabulary, clean_overview, encoder_text
 from mmgui.nets.baseline import BaselineCnnLstm, BaselineConfig
 from mmgui.training.data import labels_of
 from mmgui.training.metrics import evaluate_probs

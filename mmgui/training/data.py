@@ -18,7 +18,7 @@ import torch
 
 from mmgui.data.image import load_image, preprocess_batch
 from mmgui.data.kaggle import MovieRecord, read_kaggle
-from mmgui.data.overview import SubwordTokenizer, encoder_text
+from mmgui.data.text import SubwordTokenizer, encoder_text
 from mmgui.errors import MmguiError
 from mmgui.genres import genre_vector
 from mmgui.nets.backbones import (

@@ -110,7 +110,7 @@ def build_backbone_graphs(backbones: dict, folder: Path, samples: list[tuple[Pat
     import shutil
 
     from mmgui.data.image import load_image, preprocess_batch
-    from mmgui.data.overview import SubwordTokenizer
+    from mmgui.data.text import SubwordTokenizer
     from mmgui.errors import MmguiError
     from mmgui.nets.backbones import (
         load_overview_backbone,

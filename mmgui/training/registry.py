@@ -46,6 +46,8 @@ def write_version(
         }
         (staging / MODEL_JSON).write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
         os.chmod(staging, 0o755)
+        for path in staging.iterdir():
+            os.chmod(path, 0o644)
         if target.exists():
             retired = target.with_name(f".{target.name}.old")
             shutil.rmtree(retired, ignore_errors=True)

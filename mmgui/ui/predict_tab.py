@@ -11,7 +11,9 @@ from mmgui.serve.studio import Studio
 def build(studio: Studio) -> None:
     with gr.Row():
         with gr.Column():
-            poster = gr.Image(label="Poster", type="filepath", sources=["upload", "clipboard"])
+            # A file input, not gr.Image: the upload reaches our safe loader untouched, so a
+            # corrupt, huge or non-image file gets our message instead of a PIL error.
+            poster = gr.File(label="Poster", file_types=["image"], type="filepath")
             title = gr.Textbox(label="Title", max_lines=1)
             overview = gr.Textbox(label="Overview", lines=6)
             button = gr.Button("Predict", variant="primary")

@@ -1,0 +1,61 @@
+"""The studio through its HTTP API (gradio_client), on a tiny version trained on the fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from mmgui.config import Settings
+from mmgui.genres import GENRES
+from mmgui.serve.studio import Studio
+from mmgui.training.train import train_version
+from mmgui.ui.app import build_app
+from tests.conftest import KAGGLE_FIXTURE, TINY_CONFIG
+
+POSTER = KAGGLE_FIXTURE / "posters" / "tt0112817.jpg"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("app")
+    settings = Settings.load(models_dir=root / "models", cache_dir=root / "cache", port=None)
+    train_version(
+        KAGGLE_FIXTURE, str(TINY_CONFIG), settings.default_model_dir, settings, log=lambda _: None
+    )
+    app = build_app(Studio(settings))
+    app.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(app.local_url, verbose=False)
+    finally:
+        app.close()
+
+
+def test_predict_endpoint_returns_all_genres_and_tags(client: Client) -> None:
+    header, label = client.predict(
+        handle_file(str(POSTER)), "A detective hunts a killer.", "Night", api_name="/predict"
+    )
+    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    assert set(confidences) == set(GENRES)
+    assert all(0 < p < 1 for p in confidences.values())
+    assert "**Tags:**" in header and "model default" in header
+
+
+def test_predict_endpoint_works_with_text_only(client: Client) -> None:
+    _, label = client.predict(None, "A family comedy about a dog.", "", api_name="/predict")
+    assert len(label["confidences"]) == 18
+
+
+def test_predict_endpoint_refuses_empty_input_with_a_message(client: Client) -> None:
+    with pytest.raises(Exception, match="give a poster, an overview or a title"):
+        client.predict(None, "", "", api_name="/predict")
+
+
+def test_a_corrupt_upload_gives_a_message_not_a_crash(client: Client, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(POSTER.read_bytes()[:200])
+    with pytest.raises(Exception, match="truncated or corrupt"):
+        client.predict(handle_file(str(broken)), "", "", api_name="/predict")
+    _, label = client.predict(None, "Still alive after a bad upload.", "", api_name="/predict")
+    assert len(label["confidences"]) == 18
