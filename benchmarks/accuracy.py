@@ -25,6 +25,7 @@ from mmgui.training.train import train_version
 
 ROWS = {
     "poster-only": ("poster",),
+    "poster-only-last": ("poster",),
     "overview-only": ("overview",),
     "fusion-concat": ("poster", "overview"),
     "fusion-add": ("poster", "overview"),

@@ -132,3 +132,14 @@ def test_a_failed_parity_check_leaves_no_graph(tmp_path, monkeypatch) -> None:
     with pytest.raises(AssertionError, match="differs"):
         export.export_head(head, inputs, tmp_path / "head.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("pooling", "dim"), [("last", 16), ("pyramid", 2 * (8 + 16))])
+def test_poster_pooling_widths(pooling: str, dim: int) -> None:
+    backbone = load_poster_backbone(tiny=True, pooling=pooling)
+    features = backbone(torch.rand(2, 3, 48, 32))
+    assert backbone.dim == dim and features.shape == (2, dim)
+    assert backbone.feature_maps(torch.rand(1, 3, 48, 32)).shape[1] == 16
+    if pooling == "pyramid":
+        # mean and spread of each map: spreads are non-negative
+        assert (features[:, 8:16] >= 0).all() and (features[:, 32:] >= 0).all()

@@ -61,7 +61,7 @@ def test_the_version_folder_holds_what_model_json_promises(version: Path) -> Non
     assert len(meta["data"]["fingerprint"]) == 64
     assert meta["export"]["onnx_max_abs_diff"] <= 1e-4
     assert meta["metrics"]["test"]["n_items"] == 2
-    assert meta["backbones"]["poster"]["name"] == "tiny-cnn"
+    assert meta["backbones"]["poster"]["name"] == "tiny-cnn-pyramid"
     assert not list(version.parent.glob(".*"))  # no staging folder left behind
 
 

@@ -39,23 +39,62 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class PosterBackbone(nn.Module):
-    """EfficientNet-Lite feature extractor: images (N, 3, H, W) → pooled features (N, dim).
+POSTER_POOLINGS = ("pyramid", "last")
 
-    `feature_maps` exposes the last convolutional maps, the layer Grad-CAM looks at.
+
+class PosterBackbone(nn.Module):
+    """A CNN feature extractor: images (N, 3, H, W) → pooled features (N, dim).
+
+    pooling "pyramid": the spatial mean and standard deviation of the maps at several depths
+    (`net.pyramid` returns them, shallow to deep): deep maps say what is shown, shallower ones
+    carry the colour, texture and layout that give a poster its genre look. pooling "last":
+    the mean of the last map only, the usual ImageNet feature (`poster-only-last` config
+    compares the two). `feature_maps` is the last map, the layer Grad-CAM looks at.
     """
 
-    def __init__(self, net: nn.Module, dim: int, name: str) -> None:
+    def __init__(self, net: nn.Module, name: str, pooling: str = "pyramid") -> None:
         super().__init__()
+        if pooling not in POSTER_POOLINGS:
+            raise ValueError(f"unknown poster pooling {pooling!r}; choose {POSTER_POOLINGS}")
         self.net = net
-        self.dim = dim
-        self.name = name
+        self.pooling = pooling
+        self.name = name if pooling == "last" else f"{name}-pyramid"
+        with torch.no_grad():
+            self.dim = int(self(torch.zeros(1, 3, 64, 64)).shape[1])
 
     def feature_maps(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net.extract_features(images)
+        return self.net.pyramid(images)[-1]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.feature_maps(images).mean(dim=(2, 3))
+        pyramid = self.net.pyramid(images)
+        if self.pooling == "last":
+            return pyramid[-1].mean(dim=(2, 3))
+        pooled = []
+        for maps in pyramid:
+            mean = maps.mean(dim=(2, 3))
+            spread = (maps * maps).mean(dim=(2, 3)) - mean * mean
+            pooled += [mean, spread.clamp(min=1e-6).sqrt()]
+        return torch.cat(pooled, dim=1)
+
+
+class _EfficientNetPyramid(nn.Module):
+    """EfficientNet-Lite's maps at the end of stages 4, 5 and 6, its last block, and its head."""
+
+    def __init__(self, net: nn.Module, taps: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = net
+        self.taps = taps
+
+    def pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(images)))
+        maps = []
+        for index, block in enumerate(net._blocks):
+            x = block(x)
+            if index in self.taps:
+                maps.append(x)
+        maps.append(net._swish(net._bn1(net._conv_head(x))))
+        return maps
 
 
 def efficientnet_lite_weights(variant: str = "lite0") -> Path:
@@ -67,19 +106,24 @@ def efficientnet_lite_weights(variant: str = "lite0") -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def load_poster_backbone(variant: str = "lite0", tiny: bool = False) -> PosterBackbone:
+def load_poster_backbone(
+    variant: str = "lite0", tiny: bool = False, pooling: str = "pyramid"
+) -> PosterBackbone:
     """The pretrained EfficientNet-Lite (eval mode); `tiny` gives a random 2-layer CNN for tests."""
     if tiny:
         with torch.random.fork_rng():
             torch.manual_seed(TINY_SEED)
             net = _TinyCnn()
-        return PosterBackbone(net, net.out_channels, "tiny-cnn").eval()
+        return PosterBackbone(net, "tiny-cnn", pooling).eval()
     from efficientnet_lite_pytorch import EfficientNet
 
     net = EfficientNet.from_name(f"efficientnet-{variant}")
     state = torch.load(efficientnet_lite_weights(variant), map_location="cpu", weights_only=True)
     net.load_state_dict(state)
-    return PosterBackbone(net, int(net._conv_head.out_channels), f"efficientnet-{variant}").eval()
+    # Block indices of the last block of stages 4, 5 and 6 (80, 112, 192 channels) and the
+    # final block (320) in EfficientNet-Lite0; the head conv (1280) is always added.
+    pyramid = _EfficientNetPyramid(net, taps=(7, 10, 14, 15))
+    return PosterBackbone(pyramid, f"efficientnet-{variant}", pooling).eval()
 
 
 class _TinyCnn(nn.Module):
@@ -94,8 +138,9 @@ class _TinyCnn(nn.Module):
             nn.ReLU(),
         )
 
-    def extract_features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.layers(images)
+    def pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
+        first = self.layers[1](self.layers[0](images))
+        return [first, self.layers[3](self.layers[2](first))]
 
 
 class OverviewBackbone(nn.Module):
@@ -149,7 +194,7 @@ def load_overview_backbone(tiny: bool = False) -> OverviewBackbone:
 
 
 def poster_spec(backbone: PosterBackbone) -> BackboneSpec:
-    variant = backbone.name.removeprefix("efficientnet-")
+    variant = backbone.name.removeprefix("efficientnet-").removesuffix("-pyramid")
     if backbone.name.startswith("tiny"):
         return BackboneSpec(backbone.name, backbone.dim, "random")
     return BackboneSpec(

@@ -53,6 +53,7 @@ class Encoders:
                 "name": poster.name,
                 "dim": poster.dim,
                 "weights_sha256": poster.weights_sha256,
+                "pooling": self.poster.pooling,
                 "input_size": list(self.poster_size),
             },
             "overview": {

@@ -122,7 +122,9 @@ def build_backbone_graphs(backbones: dict, folder: Path, samples: list[tuple[Pat
 
     poster_meta, overview_meta = backbones["poster"], backbones["overview"]
     tiny = poster_meta["name"].startswith("tiny")
-    poster = load_poster_backbone(poster_meta["name"].removeprefix("efficientnet-"), tiny=tiny)
+    variant = poster_meta["name"].removeprefix("efficientnet-").split("-")[0]
+    pooling = poster_meta.get("pooling", "last")
+    poster = load_poster_backbone(variant, tiny=tiny, pooling=pooling)
     overview = load_overview_backbone(tiny=overview_meta["name"].startswith("tiny"))
     for spec, meta in (
         (poster_spec(poster), poster_meta),

@@ -61,7 +61,7 @@ def build_encoders(config: dict) -> Encoders:
     """The config's backbones; `"tiny_backbones": true` gives random tiny ones (tests)."""
     tiny = bool(config.get("tiny_backbones", False))
     return Encoders(
-        poster=load_poster_backbone(tiny=tiny),
+        poster=load_poster_backbone(tiny=tiny, pooling=config.get("poster_pooling", "pyramid")),
         overview=load_overview_backbone(tiny=tiny),
         poster_size=tuple(config["poster_size"]),
         max_tokens=int(config["max_tokens"]),
