@@ -6,7 +6,7 @@ import argparse
 
 from mmgui.config import Settings
 from mmgui.serve.studio import Studio
-from mmgui.ui.app import build_app
+from mmgui.ui.app import build_app, launch_options
 
 
 def main() -> None:
@@ -21,11 +21,7 @@ def main() -> None:
     )
     studio = Studio(settings)
     studio.load()
-    build_app(studio).launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        max_file_size=f"{settings.max_upload_mb}mb",
-    )
+    build_app(studio).launch(**launch_options(settings))
 
 
 if __name__ == "__main__":

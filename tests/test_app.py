@@ -11,7 +11,7 @@ from mmgui.config import Settings
 from mmgui.genres import GENRES
 from mmgui.serve.studio import Studio
 from mmgui.training.train import train_version
-from mmgui.ui.app import build_app
+from mmgui.ui.app import build_app, launch_options
 from tests.conftest import KAGGLE_FIXTURE, TINY_CONFIG
 
 POSTER = KAGGLE_FIXTURE / "posters" / "tt0112817.jpg"
@@ -20,12 +20,13 @@ POSTER = KAGGLE_FIXTURE / "posters" / "tt0112817.jpg"
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("app")
-    settings = Settings.load(models_dir=root / "models", cache_dir=root / "cache", port=None)
+    settings = Settings.load(models_dir=root / "models", cache_dir=root / "cache", max_upload_mb=1)
     train_version(
         KAGGLE_FIXTURE, str(TINY_CONFIG), settings.default_model_dir, settings, log=lambda _: None
     )
     app = build_app(Studio(settings))
-    app.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    options = {**launch_options(settings), "server_port": None}  # any free port
+    app.launch(**options, prevent_thread_lock=True, quiet=True)
     try:
         yield Client(app.local_url, verbose=False)
     finally:
@@ -59,3 +60,10 @@ def test_a_corrupt_upload_gives_a_message_not_a_crash(client: Client, tmp_path: 
         client.predict(handle_file(str(broken)), "", "", api_name="/predict")
     _, label = client.predict(None, "Still alive after a bad upload.", "", api_name="/predict")
     assert len(label["confidences"]) == 18
+
+
+def test_uploads_above_the_size_limit_are_refused(client: Client, tmp_path: Path) -> None:
+    big = tmp_path / "big.jpg"
+    big.write_bytes(POSTER.read_bytes() + b"\0" * (2 * 1024 * 1024))  # 2 MB > the 1 MB limit
+    with pytest.raises(Exception, match=r"(?i)size|large|limit"):
+        client.predict(handle_file(str(big)), "", "", api_name="/predict")

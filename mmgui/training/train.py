@@ -197,6 +197,7 @@ def train_version(
         return {
             "kind": config["kind"],
             "config": config["name"],
+            "config_json": config,
             "description": config.get("description", ""),
             "parent": parent,
             "genres": list(GENRES),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from mmgui.config import Settings
 from mmgui.serve.studio import Studio
 from mmgui.ui import predict_tab
 
@@ -14,3 +15,12 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Tab("Predict"):
             predict_tab.build(studio)
     return app
+
+
+def launch_options(settings: Settings) -> dict:
+    """Keyword arguments for `Blocks.launch` from the settings (the one place they are mapped)."""
+    return {
+        "server_name": settings.host,
+        "server_port": settings.port,
+        "max_file_size": int(settings.max_upload_mb * 1024 * 1024),
+    }
