@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model version on a Kaggle-format folder")
     train.add_argument("--data", required=True, help="folder with movies_metadata.csv, posters/")
-    train.add_argument("--config", default="fusion-gated", help="name in mmgui/training/configs")
+    train.add_argument("--config", default="fusion-add", help="name in mmgui/training/configs")
     train.add_argument("--out", required=True, help="the new version folder, e.g. models/<name>")
     train.add_argument("--parent", help="the version this one derives from")
     train.add_argument("--overwrite", action="store_true", help="replace an existing version")
