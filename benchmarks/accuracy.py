@@ -21,6 +21,7 @@ from benchmarks.machine import machine
 from mmgui.config import Settings
 from mmgui.serve.evaluate import evaluate_version
 from mmgui.serve.predictor import GenrePredictor
+from mmgui.training.metrics import SUMMARY_KEYS
 from mmgui.training.train import train_version
 
 ROWS = {
@@ -34,16 +35,6 @@ ROWS = {
     "fusion-gated": ("poster", "overview"),
     "baseline-cnn-lstm": ("poster", "overview"),
 }
-KEYS = (
-    "macro_roc_auc",
-    "macro_roc_auc_supported",
-    "micro_ap",
-    "macro_ap",
-    "micro_f1",
-    "macro_f1",
-    "samples_f1",
-    "hamming_loss",
-)
 
 
 def run(data: Path, out: Path, configs: list[str]) -> dict:
@@ -62,7 +53,7 @@ def run(data: Path, out: Path, configs: list[str]) -> dict:
         train_seconds = time.perf_counter() - started
         result = evaluate_version(GenrePredictor(version, settings), data, "test", ROWS[name])
         rows[name] = {
-            **{key: result[key] for key in KEYS},
+            **{key: result[key] for key in SUMMARY_KEYS},
             "micro_f1_at_0.5": result["at_0.5"]["micro_f1"],
             "micro_precision_at_0.5": result["at_0.5"]["micro_precision"],
             "micro_recall_at_0.5": result["at_0.5"]["micro_recall"],

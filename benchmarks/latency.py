@@ -35,31 +35,14 @@ def demo_items() -> list[PredictInput]:
 def torch_predict_fn(version: Path):
     """The same version in torch eager: backbones from the packages + the head's weights."""
     import torch
-    from safetensors.torch import load_file
 
-    from mmgui.data.image import load_image, preprocess
-    from mmgui.data.text import SubwordTokenizer, encoder_text
-    from mmgui.nets.backbones import load_overview_backbone, load_poster_backbone, minilm_dir
-    from mmgui.nets.genre_model import CalibratedHead, GenreHead, GenreModel, HeadConfig
-    from mmgui.training.registry import read_model_json
+    from mmgui.serve.torch_model import load_torch_genre_model
 
-    meta = read_model_json(version)
-    head = GenreHead(HeadConfig.from_dict(meta["head"]))
-    head.load_state_dict(load_file(version / "head.safetensors"))
-    model = GenreModel(
-        load_poster_backbone(), load_overview_backbone(), CalibratedHead(head, meta["temperature"])
-    ).eval()
-    size = tuple(meta["backbones"]["poster"]["input_size"])
-    tokenizer = SubwordTokenizer(
-        minilm_dir() / "tokenizer.json", meta["backbones"]["overview"]["max_tokens"]
-    )
+    copy = load_torch_genre_model(version)
 
     def predict(item: PredictInput) -> np.ndarray:
-        image = torch.from_numpy(preprocess(load_image(item.poster), size))[None]
-        ids, mask = tokenizer([encoder_text(item.overview, item.title).text])
-        one = torch.ones(1)
         with torch.no_grad():
-            return model(image, torch.from_numpy(ids), torch.from_numpy(mask), one, one).numpy()
+            return copy.model(*copy.inputs(item.poster, item.overview, item.title)).numpy()
 
     return predict
 

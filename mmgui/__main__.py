@@ -50,16 +50,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         f"{result['model_version']} on {result['split']} ({result['n_items']} movies, "
         f"{'+'.join(result['modalities'])})"
     )
-    for key in (
-        "macro_roc_auc",
-        "macro_roc_auc_supported",
-        "micro_ap",
-        "macro_ap",
-        "micro_f1",
-        "macro_f1",
-        "samples_f1",
-        "hamming_loss",
-    ):
+    from mmgui.training.metrics import SUMMARY_KEYS
+
+    for key in SUMMARY_KEYS:
         print(f"  {key:<24} {result[key]:.4f}")
 
 

@@ -11,16 +11,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from mmgui.config import PROJECT_ROOT, Settings
-from mmgui.data.image import load_image, preprocess
-from mmgui.data.text import SubwordTokenizer, encoder_text
 from mmgui.genres import GENRES
-from mmgui.nets.backbones import load_overview_backbone, load_poster_backbone, minilm_dir
-from mmgui.nets.genre_model import CalibratedHead, GenreHead, GenreModel, HeadConfig
 from mmgui.serve.evaluate import evaluate_version
 from mmgui.serve.predictor import GenrePredictor
+from mmgui.serve.torch_model import load_torch_genre_model
 from mmgui.training.registry import read_model_json
 from tests.conftest import KAGGLE_FIXTURE
 
@@ -46,26 +42,18 @@ def test_default_version_records_its_metrics_and_thresholds() -> None:
 
 
 def test_served_onnx_matches_torch_eager_on_real_inputs(predictor: GenrePredictor) -> None:
-    meta = predictor.meta
-    head = GenreHead(HeadConfig.from_dict(meta["head"]))
-    head.load_state_dict(load_file(DEFAULT / "head.safetensors"))
-    model = GenreModel(
-        load_poster_backbone(), load_overview_backbone(), CalibratedHead(head, meta["temperature"])
-    ).eval()
-    size = tuple(meta["backbones"]["poster"]["input_size"])
-    tokenizer = SubwordTokenizer(
-        minilm_dir() / "tokenizer.json", meta["backbones"]["overview"]["max_tokens"]
-    )
+    copy = load_torch_genre_model(DEFAULT)
     for example in EXAMPLES[:3]:
         poster = PROJECT_ROOT / "assets" / example["poster"]
-        served = predictor.predict(poster, example["overview"], example["title"])
-        image = torch.from_numpy(preprocess(load_image(poster), size))[None]
-        ids, mask = tokenizer([encoder_text(example["overview"], example["title"]).text])
-        with torch.no_grad():
-            eager = model(
-                image, torch.from_numpy(ids), torch.from_numpy(mask), torch.ones(1), torch.ones(1)
-            )
-        np.testing.assert_allclose(list(served.genre_probs.values()), eager[0].numpy(), atol=1e-4)
+        for item in [
+            (poster, example["overview"], example["title"]),
+            (poster, None, None),
+            (None, example["overview"], example["title"]),
+        ]:
+            served = predictor.predict(*item)
+            with torch.no_grad():
+                eager = copy.model(*copy.inputs(*item))[0].numpy()
+            np.testing.assert_allclose(list(served.genre_probs.values()), eager, atol=1e-4)
 
 
 def test_demo_examples_get_tags_from_the_real_model(predictor: GenrePredictor) -> None:

@@ -14,6 +14,18 @@ from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from mmgui.genres import GENRES
 
+# The headline figures, in the order reports print them.
+SUMMARY_KEYS = (
+    "macro_roc_auc",
+    "macro_roc_auc_supported",
+    "micro_ap",
+    "macro_ap",
+    "micro_f1",
+    "macro_f1",
+    "samples_f1",
+    "hamming_loss",
+)
+
 
 def decision_metrics(y_true: np.ndarray, y_pred: np.ndarray, scored: list[int]) -> dict:
     """micro/macro/samples F1, micro precision/recall and Hamming loss of 0/1 predictions.

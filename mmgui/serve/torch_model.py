@@ -1,0 +1,65 @@
+"""The torch copy of a served "head" version: the same weights as its ONNX graphs.
+
+Grad-CAM needs gradients, so explanations run here; the latency benchmark and the parity test
+compare it with ONNX Runtime. Backbones come from the installed packages (checked against the
+hashes in model.json by the graph build), the head from the version's head.safetensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from mmgui.data.image import ImageSource, load_image, preprocess
+from mmgui.data.text import SubwordTokenizer, encoder_text
+from mmgui.errors import MmguiError
+from mmgui.nets.backbones import load_overview_backbone, load_poster_backbone, minilm_dir
+from mmgui.nets.genre_model import CalibratedHead, GenreHead, GenreModel, HeadConfig
+from mmgui.training.registry import read_model_json
+
+
+@dataclass
+class TorchGenreModel:
+    model: GenreModel
+    poster_size: tuple[int, int]
+    tokenizer: SubwordTokenizer
+
+    def inputs(
+        self, poster: ImageSource | None, overview: str | None, title: str | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        """The model's five input tensors for one item, prepared exactly as serving does."""
+        width, height = self.poster_size
+        if poster is None:
+            image = torch.zeros(1, 3, height, width)
+        else:
+            image = torch.from_numpy(preprocess(load_image(poster), self.poster_size))[None]
+        has_text = bool((overview or "").strip() or (title or "").strip())
+        text = encoder_text(overview, title).text if has_text else ""
+        ids, mask = self.tokenizer([text])
+        return (
+            image,
+            torch.from_numpy(ids),
+            torch.from_numpy(mask),
+            torch.tensor([float(poster is not None)]),
+            torch.tensor([float(has_text)]),
+        )
+
+
+def load_torch_genre_model(version: Path) -> TorchGenreModel:
+    meta = read_model_json(version)
+    if meta.get("kind") != "head":
+        raise MmguiError(f"{version}: only 'head' versions have a torch copy for explanations")
+    poster_meta, overview_meta = meta["backbones"]["poster"], meta["backbones"]["overview"]
+    head = GenreHead(HeadConfig.from_dict(meta["head"]))
+    head.load_state_dict(load_file(Path(version) / "head.safetensors"))
+    tiny = poster_meta["name"].startswith("tiny")
+    model = GenreModel(
+        load_poster_backbone(tiny=tiny, pooling=poster_meta.get("pooling", "last")),
+        load_overview_backbone(tiny=overview_meta["name"].startswith("tiny")),
+        CalibratedHead(head, meta["temperature"]),
+    ).eval()
+    tokenizer = SubwordTokenizer(minilm_dir() / "tokenizer.json", overview_meta["max_tokens"])
+    return TorchGenreModel(model, tuple(poster_meta["input_size"]), tokenizer)
