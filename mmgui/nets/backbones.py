@@ -65,6 +65,11 @@ class PosterBackbone(nn.Module):
     def feature_maps(self, images: torch.Tensor) -> torch.Tensor:
         return self.net.pyramid(images)[-1]
 
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The module whose output is the last map (what Grad-CAM hooks)."""
+        return self.net.cam_layer
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         pyramid = self.net.pyramid(images)
         if self.pooling == "last":
@@ -84,6 +89,9 @@ class _EfficientNetPyramid(nn.Module):
         super().__init__()
         self.net = net
         self.taps = taps
+        # The head's own activation module (EfficientNet-Lite's is a ReLU6 shared with the
+        # stem), so Grad-CAM can hook the last map after its activation, as CAM methods expect.
+        self.head_activation = nn.ReLU6()
 
     def pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
         net = self.net
@@ -93,8 +101,12 @@ class _EfficientNetPyramid(nn.Module):
             x = block(x)
             if index in self.taps:
                 maps.append(x)
-        maps.append(net._swish(net._bn1(net._conv_head(x))))
+        maps.append(self.head_activation(net._bn1(net._conv_head(x))))
         return maps
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.head_activation
 
 
 def efficientnet_lite_weights(variant: str = "lite0") -> Path:
@@ -137,6 +149,10 @@ class _TinyCnn(nn.Module):
             nn.Conv2d(8, self.out_channels, 3, stride=2, padding=1),
             nn.ReLU(),
         )
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.layers[3]
 
     def pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
         first = self.layers[1](self.layers[0](images))
