@@ -35,7 +35,10 @@ def client(tmp_path_factory: pytest.TempPathFactory):
 
 def test_predict_endpoint_returns_all_genres_and_tags(client: Client) -> None:
     header, label = client.predict(
-        handle_file(str(POSTER)), "A detective hunts a killer.", "Night", api_name="/predict"
+        poster_path=handle_file(str(POSTER)),
+        title_text="Night",
+        overview_text="A detective hunts a killer.",
+        api_name="/predict",
     )
     confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
     assert set(confidences) == set(GENRES)
@@ -44,7 +47,9 @@ def test_predict_endpoint_returns_all_genres_and_tags(client: Client) -> None:
 
 
 def test_predict_endpoint_works_with_text_only(client: Client) -> None:
-    _, label = client.predict(None, "A family comedy about a dog.", "", api_name="/predict")
+    _, label = client.predict(
+        poster_path=None, title_text="", overview_text="A family comedy.", api_name="/predict"
+    )
     assert len(label["confidences"]) == 18
 
 
@@ -67,3 +72,21 @@ def test_uploads_above_the_size_limit_are_refused(client: Client, tmp_path: Path
     big.write_bytes(POSTER.read_bytes() + b"\0" * (2 * 1024 * 1024))  # 2 MB > the 1 MB limit
     with pytest.raises(Exception, match=r"(?i)size|large|limit"):
         client.predict(handle_file(str(big)), "", "", api_name="/predict")
+
+
+def test_explain_endpoint_returns_cams_and_word_weights(client: Client) -> None:
+    gallery, words = client.predict(
+        poster_path=handle_file(str(POSTER)),
+        title_text="Night",
+        overview_text="A detective hunts a killer through the rain.",
+        method_name="gradcam++",
+        extra_genres=["Western"],
+        api_name="/explain",
+    )
+    captions = [item["caption"] for item in gallery]
+    assert any(c.startswith("Western — ") for c in captions)
+    assert all("%" in c and ("tag" in c or "below its" in c) for c in captions)
+    tokens = [entry["token"].strip() for entry in words]
+    assert tokens == ["A", "detective", "hunts", "a", "killer", "through", "the", "rain."]
+    scores = [entry["class_or_confidence"] for entry in words]
+    assert max(abs(s) for s in scores) == pytest.approx(1.0)

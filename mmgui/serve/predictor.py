@@ -59,11 +59,26 @@ class HeadEngine:
     def genre_probs(
         self, posters: Sequence[np.ndarray | None], texts: Sequence[str | None]
     ) -> np.ndarray:
+        return self.head_probs(
+            self.poster_features(posters),
+            self.overview_features(texts),
+            _present(posters),
+            _present(texts),
+        )
+
+    def head_probs(
+        self,
+        poster_features: np.ndarray,
+        overview_features: np.ndarray,
+        poster_present: np.ndarray,
+        overview_present: np.ndarray,
+    ) -> np.ndarray:
+        """(N, 18) probabilities from backbone features (explanations reuse features)."""
         feeds = {
-            "poster_features": self.poster_features(posters),
-            "overview_features": self.overview_features(texts),
-            "poster_present": _present(posters),
-            "overview_present": _present(texts),
+            "poster_features": poster_features,
+            "overview_features": overview_features,
+            "poster_present": poster_present.astype(np.float32),
+            "overview_present": overview_present.astype(np.float32),
         }
         return self._head.run(["genre_probs"], feeds)[0]
 

@@ -6,12 +6,35 @@ browser. User mistakes come back as `MmguiError` for the UI to show.
 
 from __future__ import annotations
 
+import json
 import threading
-from pathlib import Path
+from dataclasses import dataclass
 
-from mmgui.config import Settings
+from mmgui.config import PROJECT_ROOT, Settings
+from mmgui.data.image import ImageSource
 from mmgui.errors import MmguiError
 from mmgui.serve.predictor import GenrePredictor, Prediction
+
+EXAMPLES_JSON = PROJECT_ROOT / "assets" / "examples.json"
+
+
+@dataclass(frozen=True)
+class CamView:
+    """One Grad-CAM overlay with what the user needs to read it."""
+
+    genre: str
+    probability: float
+    threshold: float
+    overlay: object  # (H, W, 3) uint8 array
+
+    @property
+    def is_tag(self) -> bool:
+        return self.probability >= self.threshold
+
+    @property
+    def caption(self) -> str:
+        status = "tag" if self.is_tag else f"below its {self.threshold:.0%} threshold"
+        return f"{self.genre} — {self.probability:.0%} ({status})"
 
 
 class Studio:
@@ -21,6 +44,7 @@ class Studio:
         self.settings = settings
         self._lock = threading.Lock()
         self._predictor: GenrePredictor | None = None
+        self._torch_copy = None
 
     def load(self) -> None:
         """Load the active version now (first run: also builds the backbone graphs)."""
@@ -34,11 +58,40 @@ class Studio:
             return self._predictor
 
     def predict(
-        self, poster: str | Path | bytes | None, overview: str | None, title: str | None
+        self, poster: ImageSource | None, overview: str | None, title: str | None
     ) -> Prediction:
         if poster is None and not (overview or "").strip() and not (title or "").strip():
             raise MmguiError("give a poster, an overview or a title to predict from")
         return self.predictor.predict(poster, overview, title)
+
+    def poster_cams(
+        self,
+        poster: ImageSource,
+        overview: str | None,
+        title: str | None,
+        genres: list[str],
+        method: str = "gradcam",
+    ) -> list[CamView]:
+        """Grad-CAM overlays for these genres, each with its probability and threshold."""
+        from mmgui.serve.cam import genre_cams
+
+        predictor = self.predictor
+        with self._lock:
+            if self._torch_copy is None:
+                from mmgui.serve.torch_model import load_torch_genre_model
+
+                self._torch_copy = load_torch_genre_model(predictor.version_dir)
+            copy = self._torch_copy
+        cams = genre_cams(copy, poster, genres, overview, title, method=method)
+        thresholds = predictor.meta["thresholds"]
+        return [CamView(c.genre, c.probability, thresholds[c.genre], c.overlay) for c in cams]
+
+    def word_weights(
+        self, overview: str, genre: str, title: str | None, poster: ImageSource | None
+    ) -> list[tuple[str, float]]:
+        from mmgui.serve.words import word_weights
+
+        return word_weights(self.predictor, overview, genre, title, poster)
 
     def model_info(self) -> dict:
         meta = self.predictor.meta
@@ -51,3 +104,9 @@ class Studio:
             "test_micro_f1": test.get("micro_f1"),
             "test_items": test.get("n_items"),
         }
+
+
+def demo_examples() -> list[list[str]]:
+    """[poster path, title, overview] rows of the shipped demo items."""
+    items = json.loads(EXAMPLES_JSON.read_text())
+    return [[str(EXAMPLES_JSON.parent / i["poster"]), i["title"], i["overview"]] for i in items]

@@ -1,14 +1,22 @@
-"""The Predict tab: poster / overview / title in, 18 genre probabilities and tags out."""
+"""The Predict tab: poster / title / overview in; genres, tags, Grad-CAM and word weights out."""
 
 from __future__ import annotations
 
 import gradio as gr
 
 from mmgui.errors import MmguiError
-from mmgui.serve.studio import Studio
+from mmgui.genres import GENRES
+from mmgui.serve.cam import CAM_METHODS
+from mmgui.serve.studio import Studio, demo_examples
 
 
 def build(studio: Studio) -> None:
+    info = studio.model_info()
+    gr.Markdown(
+        f"Model **{info['model_version']}** ({info['config']}, {info['created_at']}): test macro "
+        f"ROC-AUC {info['test_macro_roc_auc']:.3f}, micro-F1 {info['test_micro_f1']:.3f} "
+        f"on {info['test_items']} movies."
+    )
     with gr.Row():
         with gr.Column():
             # A file input, not gr.Image: the upload reaches our safe loader untouched, so a
@@ -16,12 +24,19 @@ def build(studio: Studio) -> None:
             poster = gr.File(label="Poster", file_types=["image"], type="filepath")
             title = gr.Textbox(label="Title", max_lines=1)
             overview = gr.Textbox(label="Overview", lines=6)
+            with gr.Row():
+                method = gr.Dropdown(list(CAM_METHODS), value="gradcam", label="CAM method")
+                extra = gr.Dropdown(list(GENRES), multiselect=True, label="Also explain")
             button = gr.Button("Predict", variant="primary")
         with gr.Column():
-            tags = gr.Markdown(label="Predicted tags")
+            tags = gr.Markdown()
             probs = gr.Label(label="Genre probabilities", num_top_classes=18)
+    with gr.Row():
+        cams = gr.Gallery(label="What in the poster drove each genre", columns=4, height=360)
+        words = gr.HighlightedText(label="Words for the top genre", combine_adjacent=False)
+    gr.Examples(demo_examples(), [poster, title, overview], label="Demo movies")
 
-    def predict(poster_path: str | None, overview_text: str, title_text: str):
+    def predict(poster_path: str | None, title_text: str, overview_text: str):
         try:
             prediction = studio.predict(poster_path, overview_text, title_text)
         except MmguiError as err:
@@ -32,4 +47,28 @@ def build(studio: Studio) -> None:
         header = f"**Tags:** {tag_text}  \n_model {prediction.model_version}_"
         return header, prediction.genre_probs
 
-    button.click(predict, [poster, overview, title], [tags, probs], api_name="predict")
+    def explain(poster_path, title_text, overview_text, method_name, extra_genres):
+        try:
+            prediction = studio.predict(poster_path, overview_text, title_text)
+            ranked = sorted(prediction.genre_probs, key=prediction.genre_probs.get, reverse=True)
+            focus = prediction.tags or ranked[:1]
+            gallery = []
+            if poster_path:
+                genres = list(dict.fromkeys([*focus, *(extra_genres or [])]))
+                views = studio.poster_cams(
+                    poster_path, overview_text, title_text, genres, method_name
+                )
+                gallery = [(v.overlay, v.caption) for v in views]
+            highlighted = None
+            if (overview_text or "").strip():
+                weights = studio.word_weights(overview_text, focus[0], title_text, poster_path)
+                scale = max((abs(w) for _, w in weights), default=0.0) or 1.0
+                highlighted = [(f"{word} ", weight / scale) for word, weight in weights]
+        except MmguiError as err:
+            raise gr.Error(str(err)) from err
+        return gallery, highlighted
+
+    inputs = [poster, title, overview]
+    button.click(predict, inputs, [tags, probs], api_name="predict").then(
+        explain, [*inputs, method, extra], [cams, words], api_name="explain"
+    )
