@@ -7,30 +7,15 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from mmgui.config import Settings
 from mmgui.genres import GENRES
-from mmgui.serve.studio import Studio
-from mmgui.training.train import train_version
-from mmgui.ui.app import build_app, launch_options
-from tests.conftest import KAGGLE_FIXTURE, TINY_CONFIG
+from tests.conftest import KAGGLE_FIXTURE
 
 POSTER = KAGGLE_FIXTURE / "posters" / "tt0112817.jpg"
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("app")
-    settings = Settings.load(models_dir=root / "models", cache_dir=root / "cache", max_upload_mb=1)
-    train_version(
-        KAGGLE_FIXTURE, str(TINY_CONFIG), settings.default_model_dir, settings, log=lambda _: None
-    )
-    app = build_app(Studio(settings))
-    options = {**launch_options(settings), "server_port": None}  # any free port
-    app.launch(**options, prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(app.local_url, verbose=False)
-    finally:
-        app.close()
+def client(studio_url: str) -> Client:
+    return Client(studio_url, verbose=False)
 
 
 def test_predict_endpoint_returns_all_genres_and_tags(client: Client) -> None:

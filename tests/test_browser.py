@@ -1,0 +1,48 @@
+"""The Predict tab in a real browser: Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import KAGGLE_FIXTURE
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+POSTER = KAGGLE_FIXTURE / "posters" / "tt0112817.jpg"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (README, install step)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_predict_shows_genres_and_a_cam_map(browser, studio_url: str, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.locator("input[type=file]").first.set_input_files(str(POSTER))
+    page.get_by_label("Overview").fill("A detective hunts a serial killer through the city.")
+    page.get_by_role("button", name="Predict").click()
+    page.get_by_text("Tags:").wait_for(timeout=30_000)
+    for genre in ("Drama", "Comedy", "Western"):
+        assert page.get_by_text(genre, exact=True).count() >= 1
+    cam_images = page.locator("img[src*='file=']")
+    cam_images.first.wait_for(timeout=60_000)
+    assert cam_images.count() >= 1
+    page.screenshot(path=str(tmp_path / "predict.png"), full_page=True)
+    assert (tmp_path / "predict.png").stat().st_size > 10_000
