@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mmgui.config import Settings
+from mmgui.errors import MmguiError
 from mmgui.serve.studio import Studio
 from mmgui.ui.app import build_app, launch_options
 
@@ -14,14 +16,27 @@ def main() -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 7860)")
     parser.add_argument("--models", help="folder of model versions (default ./models)")
+    parser.add_argument("--db", help="review-queue database URL (default sqlite:///mmgui.db)")
+    parser.add_argument(
+        "--auth", help="users.json with hashed passwords (python -m mmgui add-user)"
+    )
     parser.add_argument("--max-upload-mb", type=float, help="largest accepted upload")
     args = parser.parse_args()
-    settings = Settings.load(
-        host=args.host, port=args.port, models_dir=args.models, max_upload_mb=args.max_upload_mb
-    )
-    studio = Studio(settings)
-    studio.load()
-    build_app(studio).launch(**launch_options(settings))
+    try:
+        settings = Settings.load(
+            host=args.host,
+            port=args.port,
+            models_dir=args.models,
+            db_url=args.db,
+            auth_file=args.auth,
+            max_upload_mb=args.max_upload_mb,
+        )
+        studio = Studio(settings)
+        studio.load()
+        options = launch_options(settings)
+    except MmguiError as err:
+        sys.exit(f"error: {err}")
+    build_app(studio).launch(**options)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,16 @@ def cmd_export_backbones(args: argparse.Namespace) -> None:
     print(ensure_backbone_graphs(meta["backbones"], settings.cache_dir))
 
 
+def cmd_add_user(args: argparse.Namespace) -> None:
+    import getpass
+
+    from mmgui.serve.auth import add_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    add_user(Path(args.auth), args.username, password, args.role)
+    print(f"{args.username} ({args.role}) saved in {args.auth}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mmgui", description=__doc__)
     parser.add_argument("--cache-dir", help="where derived files (features, graphs) are cached")
@@ -116,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--model", default=str(Settings.load().default_model_dir))
     export.set_defaults(run=cmd_export_backbones)
+    add_user = commands.add_parser("add-user", help="add or update a studio login")
+    add_user.add_argument("--auth", required=True, help="the users.json file")
+    add_user.add_argument("--username", required=True)
+    add_user.add_argument("--role", default="editor", choices=["editor", "admin"])
+    add_user.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    add_user.set_defaults(run=cmd_add_user)
     return parser
 
 

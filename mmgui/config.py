@@ -29,20 +29,18 @@ class Settings:
     models_dir: Path = PROJECT_ROOT / "models"
     default_model: str = "default"
     cache_dir: Path = field(default_factory=_default_cache_dir)
-    db_url: str = "sqlite:///mmgui.db"
+    db_url: str = "sqlite:///mmgui.db"  # the review queue's database (any SQLAlchemy URL)
+    auth_file: str = ""  # users.json for logins; empty: a single local user, no login
     host: str = "127.0.0.1"
     port: int = 7860
     device: str = "auto"  # auto | cpu | cuda
     # Images: refuse anything above this many pixels before decoding (decompression bombs).
     max_image_pixels: int = 40_000_000
     max_upload_mb: float = 50.0
-    image_size: int = 224
-    # Text: overviews longer than this are truncated (with a notice); tokens fed to the encoder.
+    # Text: overviews longer than this are truncated (with a notice).
     max_overview_chars: int = 5_000
-    text_max_tokens: int = 128
-    # Training defaults.
-    seed: int = 0
-    batch_size: int = 64
+    # Explanations: Grad-CAM maps for at most this many predicted genres (plus picked ones).
+    cam_genres: int = 3
     threads: int = 0  # 0: let torch / onnxruntime decide
 
     @classmethod

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
+from PIL import Image
 
+from mmgui.data.image import load_image
+from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from tests.conftest import KAGGLE_FIXTURE
 
@@ -75,3 +80,73 @@ def test_explain_endpoint_returns_cams_and_word_weights(client: Client) -> None:
     assert tokens == ["A", "detective", "hunts", "a", "killer", "through", "the", "rain."]
     scores = [entry["class_or_confidence"] for entry in words]
     assert max(abs(s) for s in scores) == pytest.approx(1.0)
+
+
+def _bad_files(folder: Path) -> dict[str, Path]:
+    from tests.test_image import png_header_only
+
+    files = {
+        "zero-byte.jpg": b"",
+        "notes.jpg": b"these are my notes, not a poster",
+        "truncated.jpg": POSTER.read_bytes()[: len(POSTER.read_bytes()) // 2],
+        "huge.png": png_header_only(20_000, 20_000),
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return {name: folder / name for name in files}
+
+
+def _odd_but_valid_files(folder: Path) -> list[Path]:
+    poster = Image.open(POSTER).convert("RGB")
+    cmyk, sixteen, animated = folder / "cmyk.jpg", folder / "grey16.png", folder / "anim.gif"
+    poster.convert("CMYK").save(cmyk)
+    Image.fromarray(np.asarray(poster.convert("L"), dtype=np.uint16) * 257).save(sixteen)
+    poster.save(animated, save_all=True, append_images=[poster.rotate(90)], duration=100)
+    return [cmyk, sixteen, animated]
+
+
+def test_bad_uploads_get_the_loaders_message_and_the_server_lives(
+    client: Client, tmp_path: Path
+) -> None:
+    for path in _bad_files(tmp_path).values():
+        with pytest.raises(MmguiError) as direct:
+            load_image(path)
+        reason = str(direct.value).split(": ", 1)[1]
+        with pytest.raises(Exception, match=re.escape(reason[:40])):
+            client.predict(
+                poster_path=handle_file(str(path)),
+                title_text="",
+                overview_text="",
+                api_name="/predict",
+            )
+    _, label = client.predict(
+        poster_path=None, title_text="Still", overview_text="alive", api_name="/predict"
+    )
+    assert len(label["confidences"]) == 18
+
+
+def test_odd_but_valid_images_predict(client: Client, tmp_path: Path) -> None:
+    for path in _odd_but_valid_files(tmp_path):
+        _, label = client.predict(
+            poster_path=handle_file(str(path)), title_text="", overview_text="", api_name="/predict"
+        )
+        assert len(label["confidences"]) == 18, path.name
+
+
+def test_long_and_non_english_overviews_predict_with_notices(tmp_path: Path) -> None:
+    from mmgui.config import Settings
+    from mmgui.serve.studio import Studio
+    from mmgui.training.train import train_version
+    from tests.conftest import TINY_CONFIG
+
+    settings = Settings.load(models_dir=tmp_path / "models", cache_dir=tmp_path / "cache")
+    train_version(
+        KAGGLE_FIXTURE, str(TINY_CONFIG), settings.default_model_dir, settings, log=lambda _: None
+    )
+    studio = Studio(settings)
+    long = studio.predict(None, "the hero fights on " * 2_700, None)  # 51,300 characters
+    assert len(long.genre_probs) == 18
+    assert any("only the first" in n for n in long.notices)
+    foreign = studio.predict(None, "Un policier enquête sur la disparition de sa fille.", None)
+    assert len(foreign.genre_probs) == 18
+    assert any("trained on English" in n for n in foreign.notices)

@@ -46,3 +46,12 @@ def test_predict_shows_genres_and_a_cam_map(browser, studio_url: str, tmp_path: 
     assert cam_images.count() >= 1
     page.screenshot(path=str(tmp_path / "predict.png"), full_page=True)
     assert (tmp_path / "predict.png").stat().st_size > 10_000
+
+
+def test_a_demo_example_runs_in_one_click(browser, studio_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.get_by_text("Martin", exact=True).first.click()
+    page.get_by_text("Tags:").wait_for(timeout=30_000)
+    page.locator("img[src*='file=']").first.wait_for(timeout=60_000)
+    assert page.get_by_label("Title").input_value() == "Martin"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from mmgui.config import Settings
@@ -19,8 +21,13 @@ def build_app(studio: Studio) -> gr.Blocks:
 
 def launch_options(settings: Settings) -> dict:
     """Keyword arguments for `Blocks.launch` from the settings (the one place they are mapped)."""
-    return {
+    options = {
         "server_name": settings.host,
         "server_port": settings.port,
         "max_file_size": int(settings.max_upload_mb * 1024 * 1024),
     }
+    if settings.auth_file:
+        from mmgui.serve.auth import login_checker
+
+        options["auth"] = login_checker(Path(settings.auth_file))
+    return options

@@ -34,7 +34,6 @@ def build(studio: Studio) -> None:
     with gr.Row():
         cams = gr.Gallery(label="What in the poster drove each genre", columns=4, height=360)
         words = gr.HighlightedText(label="Words for the top genre", combine_adjacent=False)
-    gr.Examples(demo_examples(), [poster, title, overview], label="Demo movies")
 
     def predict(poster_path: str | None, title_text: str, overview_text: str):
         try:
@@ -51,7 +50,7 @@ def build(studio: Studio) -> None:
         try:
             prediction = studio.predict(poster_path, overview_text, title_text)
             ranked = sorted(prediction.genre_probs, key=prediction.genre_probs.get, reverse=True)
-            focus = prediction.tags or ranked[:1]
+            focus = prediction.tags[: studio.settings.cam_genres] or ranked[:1]
             gallery = []
             if poster_path:
                 genres = list(dict.fromkeys([*focus, *(extra_genres or [])]))
@@ -68,7 +67,25 @@ def build(studio: Studio) -> None:
             raise gr.Error(str(err)) from err
         return gallery, highlighted
 
+    def predict_and_explain(poster_path, title_text, overview_text):
+        return (
+            *predict(poster_path, title_text, overview_text),
+            *explain(poster_path, title_text, overview_text, "gradcam", []),
+        )
+
     inputs = [poster, title, overview]
     button.click(predict, inputs, [tags, probs], api_name="predict").then(
         explain, [*inputs, method, extra], [cams, words], api_name="explain"
+    )
+    examples = demo_examples()
+    gr.Examples(
+        examples,
+        inputs,
+        outputs=[tags, probs, cams, words],
+        fn=predict_and_explain,
+        run_on_click=True,
+        cache_examples=False,
+        example_labels=[title_text for _, title_text, _ in examples],
+        label="Demo movies: one click predicts and explains",
+        api_name="run_example",
     )
