@@ -66,3 +66,20 @@ def test_gradcam_is_class_discriminative_and_eigencam_is_not(version: Path) -> N
     eigen = genre_cams(copy, POSTER, GENRES, OVERVIEW, method="eigencam")
     assert not np.allclose(grad[0].heatmap, grad[1].heatmap)
     np.testing.assert_allclose(eigen[0].heatmap, eigen[1].heatmap, atol=1e-6)
+
+
+def test_studio_explain_picks_the_tags_adds_picked_genres_and_scales_words(version: Path) -> None:
+    from mmgui.serve.studio import Studio
+
+    settings = Settings.load(
+        models_dir=version.parent, default_model=version.name, cache_dir=version.parent / "cache"
+    )
+    studio = Studio(settings)
+    explanation = studio.explain(POSTER, OVERVIEW, None, "gradcam", ["Western"])
+    prediction = studio.predict(POSTER, OVERVIEW, None)
+    expected = (prediction.tags[: settings.cam_genres] or [explanation.top_genre]) + ["Western"]
+    assert [c.genre for c in explanation.cams] == list(dict.fromkeys(expected))
+    assert [w for w, _ in explanation.words] == OVERVIEW.split()
+    assert max(abs(s) for _, s in explanation.words) == pytest.approx(1.0)
+    text_only = studio.explain(None, OVERVIEW, None)
+    assert text_only.cams == [] and len(text_only.words) == len(OVERVIEW.split())

@@ -37,6 +37,13 @@ class CamView:
         return f"{self.genre} — {self.probability:.0%} ({status})"
 
 
+@dataclass(frozen=True)
+class Explanation:
+    top_genre: str
+    cams: list[CamView]
+    words: list[tuple[str, float]]  # (word, weight scaled to [-1, 1]) for `top_genre`
+
+
 class Studio:
     """Holds the served model version; swapping it is atomic for concurrent requests."""
 
@@ -92,6 +99,30 @@ class Studio:
         from mmgui.serve.words import word_weights
 
         return word_weights(self.predictor, overview, genre, title, poster)
+
+    def explain(
+        self,
+        poster: ImageSource | None,
+        overview: str | None,
+        title: str | None,
+        method: str = "gradcam",
+        extra_genres: list[str] | None = None,
+    ) -> Explanation:
+        """CAM maps for the top tags (at most `cam_genres`, else the top genre) and the picked
+        genres, and word weights for the first of them scaled to [-1, 1]."""
+        prediction = self.predict(poster, overview, title)
+        ranked = sorted(prediction.genre_probs, key=prediction.genre_probs.get, reverse=True)
+        focus = prediction.tags[: self.settings.cam_genres] or ranked[:1]
+        cams: list[CamView] = []
+        if poster is not None:
+            genres = list(dict.fromkeys([*focus, *(extra_genres or [])]))
+            cams = self.poster_cams(poster, overview, title, genres, method)
+        words: list[tuple[str, float]] = []
+        if (overview or "").strip():
+            weights = self.word_weights(overview, focus[0], title, poster)
+            scale = max((abs(w) for _, w in weights), default=0.0) or 1.0
+            words = [(word, weight / scale) for word, weight in weights]
+        return Explanation(focus[0], cams, words)
 
     def model_info(self) -> dict:
         meta = self.predictor.meta

@@ -48,24 +48,14 @@ def build(studio: Studio) -> None:
 
     def explain(poster_path, title_text, overview_text, method_name, extra_genres):
         try:
-            prediction = studio.predict(poster_path, overview_text, title_text)
-            ranked = sorted(prediction.genre_probs, key=prediction.genre_probs.get, reverse=True)
-            focus = prediction.tags[: studio.settings.cam_genres] or ranked[:1]
-            gallery = []
-            if poster_path:
-                genres = list(dict.fromkeys([*focus, *(extra_genres or [])]))
-                views = studio.poster_cams(
-                    poster_path, overview_text, title_text, genres, method_name
-                )
-                gallery = [(v.overlay, v.caption) for v in views]
-            highlighted = None
-            if (overview_text or "").strip():
-                weights = studio.word_weights(overview_text, focus[0], title_text, poster_path)
-                scale = max((abs(w) for _, w in weights), default=0.0) or 1.0
-                highlighted = [(f"{word} ", weight / scale) for word, weight in weights]
+            explanation = studio.explain(
+                poster_path, overview_text, title_text, method_name, extra_genres
+            )
         except MmguiError as err:
             raise gr.Error(str(err)) from err
-        return gallery, highlighted
+        gallery = [(view.overlay, view.caption) for view in explanation.cams]
+        words = [(f"{word} ", weight) for word, weight in explanation.words] or None
+        return gallery, words
 
     def predict_and_explain(poster_path, title_text, overview_text):
         return (
