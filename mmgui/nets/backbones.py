@@ -209,6 +209,20 @@ def load_overview_backbone(tiny: bool = False) -> OverviewBackbone:
     return OverviewBackbone(encoder, int(encoder.config.hidden_size), "all-MiniLM-L6-v2").eval()
 
 
+def load_backbones(described: dict) -> tuple[PosterBackbone, OverviewBackbone]:
+    """The backbones a model version names (its model.json "backbones" entry)."""
+    poster, overview = described["poster"], described["overview"]
+    variant = poster["name"].removeprefix("efficientnet-").split("-")[0]
+    return (
+        load_poster_backbone(
+            variant,
+            tiny=poster["name"].startswith("tiny"),
+            pooling=poster.get("pooling", "last"),
+        ),
+        load_overview_backbone(tiny=overview["name"].startswith("tiny")),
+    )
+
+
 def poster_spec(backbone: PosterBackbone) -> BackboneSpec:
     variant = backbone.name.removeprefix("efficientnet-").removesuffix("-pyramid")
     if backbone.name.startswith("tiny"):

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from mmgui.config import PROJECT_ROOT, Settings
 from mmgui.data.image import ImageSource
-from mmgui.errors import MmguiError
 from mmgui.serve.predictor import GenrePredictor, Prediction
 
 EXAMPLES_JSON = PROJECT_ROOT / "assets" / "examples.json"
@@ -67,8 +66,6 @@ class Studio:
     def predict(
         self, poster: ImageSource | None, overview: str | None, title: str | None
     ) -> Prediction:
-        if poster is None and not (overview or "").strip() and not (title or "").strip():
-            raise MmguiError("give a poster, an overview or a title to predict from")
         return self.predictor.predict(poster, overview, title)
 
     def poster_cams(

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from mmgui.data.image import ImageSource, load_image, preprocess
 from mmgui.data.text import SubwordTokenizer, encoder_text
 from mmgui.errors import MmguiError
-from mmgui.nets.backbones import load_overview_backbone, load_poster_backbone, minilm_dir
+from mmgui.nets.backbones import load_backbones, minilm_dir
 from mmgui.nets.genre_model import CalibratedHead, GenreHead, GenreModel, HeadConfig
 from mmgui.training.registry import read_model_json
 
@@ -55,11 +55,7 @@ def load_torch_genre_model(version: Path) -> TorchGenreModel:
     poster_meta, overview_meta = meta["backbones"]["poster"], meta["backbones"]["overview"]
     head = GenreHead(HeadConfig.from_dict(meta["head"]))
     head.load_state_dict(load_file(Path(version) / "head.safetensors"))
-    tiny = poster_meta["name"].startswith("tiny")
-    model = GenreModel(
-        load_poster_backbone(tiny=tiny, pooling=poster_meta.get("pooling", "last")),
-        load_overview_backbone(tiny=overview_meta["name"].startswith("tiny")),
-        CalibratedHead(head, meta["temperature"]),
-    ).eval()
+    poster, overview = load_backbones(meta["backbones"])
+    model = GenreModel(poster, overview, CalibratedHead(head, meta["temperature"])).eval()
     tokenizer = SubwordTokenizer(minilm_dir() / "tokenizer.json", overview_meta["max_tokens"])
     return TorchGenreModel(model, tuple(poster_meta["input_size"]), tokenizer)

@@ -113,19 +113,14 @@ def build_backbone_graphs(backbones: dict, folder: Path, samples: list[tuple[Pat
     from mmgui.data.text import SubwordTokenizer
     from mmgui.errors import MmguiError
     from mmgui.nets.backbones import (
-        load_overview_backbone,
-        load_poster_backbone,
+        load_backbones,
         minilm_dir,
         overview_spec,
         poster_spec,
     )
 
     poster_meta, overview_meta = backbones["poster"], backbones["overview"]
-    tiny = poster_meta["name"].startswith("tiny")
-    variant = poster_meta["name"].removeprefix("efficientnet-").split("-")[0]
-    pooling = poster_meta.get("pooling", "last")
-    poster = load_poster_backbone(variant, tiny=tiny, pooling=pooling)
-    overview = load_overview_backbone(tiny=overview_meta["name"].startswith("tiny"))
+    poster, overview = load_backbones(backbones)
     for spec, meta in (
         (poster_spec(poster), poster_meta),
         (overview_spec(overview), overview_meta),
