@@ -30,6 +30,7 @@ class Settings:
     default_model: str = "default"
     cache_dir: Path = field(default_factory=_default_cache_dir)
     db_url: str = "sqlite:///mmgui.db"  # the review queue's database (any SQLAlchemy URL)
+    media_dir: Path = Path("mmgui-media")  # imported posters and clips, stored by content hash
     auth_file: str = ""  # users.json for logins; empty: a single local user, no login
     host: str = "127.0.0.1"
     port: int = 7860
@@ -42,6 +43,9 @@ class Settings:
     # Explanations: Grad-CAM maps for at most this many predicted genres (plus picked ones).
     cam_genres: int = 3
     threads: int = 0  # 0: let torch / onnxruntime decide
+    # Review queue: items per queue page, items per prediction batch at import.
+    queue_page_size: int = 50
+    import_batch_size: int = 64
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -57,7 +61,10 @@ class Settings:
             raise MmguiError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         settings = cls(**values)  # type: ignore[arg-type]
         return dataclasses.replace(
-            settings, models_dir=Path(settings.models_dir), cache_dir=Path(settings.cache_dir)
+            settings,
+            models_dir=Path(settings.models_dir),
+            cache_dir=Path(settings.cache_dir),
+            media_dir=Path(settings.media_dir),
         )
 
     @property

@@ -37,3 +37,13 @@ def genre_vector(names: list[str] | tuple[str, ...] | set[str]) -> list[int]:
     """A 0/1 list over `GENRES` for these genre names; names outside the vocabulary are ignored."""
     present = set(names)
     return [1 if genre in present else 0 for genre in GENRES]
+
+
+def genre_mask(names: list[str] | tuple[str, ...] | set[str]) -> int:
+    """Genres as one integer, bit `i` for `GENRES[i]` (how the store keeps label sets)."""
+    return sum(1 << GENRE_INDEX[name] for name in set(names) if name in GENRE_INDEX)
+
+
+def genres_of_mask(mask: int | None) -> list[str]:
+    """The genre names of a mask, in vocabulary order (an empty list for None)."""
+    return [genre for i, genre in enumerate(GENRES) if mask and mask >> i & 1]

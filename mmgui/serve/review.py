@@ -1,0 +1,156 @@
+"""The review queue as the studio and the CLI use it: the store plus the active model.
+
+Imports predict every new or changed item with the active version (in batches, memoised by
+content, so a catalogue that repeats a poster and text predicts it once). The item view's
+Grad-CAM maps are computed for the next item while the editor looks at the current one, so
+moving on does not wait for them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mmgui.data.catalogue import BadRow, read_catalogue, write_export
+from mmgui.serve.predictor import PredictInput
+from mmgui.serve.studio import CamView, Studio
+from mmgui.store.catalogue import add_predictions, export_records, upsert_items
+from mmgui.store.review import ItemView, ReviewStore
+from mmgui.store.schema import Item
+
+Progress = Callable[[int, int], None]  # (done, total)
+LOCAL_USER = "local"
+
+
+@dataclass
+class ImportSummary:
+    source: str
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    predicted: int = 0
+    model_version: str = ""
+    bad: list[BadRow] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "source": self.source, "new": self.new, "changed": self.changed,
+            "unchanged": self.unchanged, "predicted": self.predicted,
+            "model_version": self.model_version, "bad_rows": len(self.bad),
+            "bad": [{"where": b.where, "reason": b.reason} for b in self.bad],
+        }  # fmt: skip
+
+
+class ReviewService:
+    @classmethod
+    def open(cls, studio: Studio) -> ReviewService:
+        """The queue of `studio.settings.db_url` (migrated on open)."""
+        settings = studio.settings
+        return cls(studio, ReviewStore(settings.db_url, settings.media_dir))
+
+    def __init__(self, studio: Studio, store: ReviewStore, cam_cache_items: int = 32) -> None:
+        """`studio` serves the active version; `store` is the queue's database."""
+        self.studio = studio
+        self.store = store
+        self._cams: OrderedDict[tuple[int, int, str], Future] = OrderedDict()
+        self._cam_lock = threading.Lock()
+        self._cam_items = cam_cache_items
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cam-prefetch")
+
+    # -- catalogue --------------------------------------------------------------------------
+
+    def import_catalogue(
+        self, source: Path, username: str = LOCAL_USER, progress: Progress | None = None
+    ) -> ImportSummary:
+        """Import a catalogue source and predict its new and changed items."""
+        settings = self.studio.settings
+        report = read_catalogue(Path(source), settings.max_image_pixels)
+        result = upsert_items(self.store, report.rows, source=str(source))
+        summary = ImportSummary(
+            str(source), len(result.new), len(result.changed), len(result.unchanged), bad=report.bad
+        )
+        summary.predicted, summary.model_version = self.predict_items(result.to_predict, progress)
+        detail = summary.as_dict()
+        detail["bad"] = detail["bad"][:100]  # the audit keeps a sample; the caller has all
+        self.store.audit(username, "import", detail)
+        return summary
+
+    def predict_items(
+        self, item_ids: list[int], progress: Progress | None = None
+    ) -> tuple[int, str]:
+        """Predict these items with the active version and record it; (count, version)."""
+        predictor = self.studio.predictor
+        batch_size = self.studio.settings.import_batch_size
+        memo: dict[tuple, list[float]] = {}
+        done = 0
+        for start in range(0, len(item_ids), batch_size):
+            batch = self._contents(item_ids[start : start + batch_size])
+            missing = list(dict.fromkeys(key for _, key in batch if key not in memo))
+            inputs = [
+                PredictInput(self.store.media.path(p), o or None, t or None) for p, o, t in missing
+            ]
+            for key, prediction in zip(missing, predictor.predict_many(inputs), strict=True):
+                memo[key] = [prediction.genre_probs[g] for g in prediction.genre_probs]
+            ids = [item_id for item_id, _ in batch]
+            probs = [memo[key] for _, key in batch]
+            add_predictions(self.store, ids, predictor.name, probs, predictor.thresholds.tolist())
+            done += len(batch)
+            if progress:
+                progress(done, len(item_ids))
+        return done, predictor.name
+
+    def _contents(self, item_ids: list[int]) -> list[tuple[int, tuple]]:
+        query = select(Item.id, Item.poster_file, Item.overview, Item.title).where(
+            Item.id.in_(item_ids)
+        )
+        with self.store.sessions() as session:
+            rows = {r[0]: r[1:] for r in session.execute(query)}
+        return [(item_id, tuple(rows[item_id])) for item_id in item_ids]
+
+    def export(
+        self, fmt: str, out: Path, status: str = "all", genre: str | None = None,
+        username: str = LOCAL_USER,
+    ) -> int:  # fmt: skip
+        count = write_export(export_records(self.store, status, genre), fmt, Path(out))
+        detail = {"format": fmt, "out": str(out), "status": status, "genre": genre, "count": count}
+        self.store.audit(username, "export", detail)
+        return count
+
+    # -- item view --------------------------------------------------------------------------
+
+    def item(self, item_id: int) -> ItemView:
+        return self.store.item(item_id)
+
+    def cams(self, item: ItemView) -> list[CamView]:
+        """Grad-CAM maps of the item's top genres (computed once, maybe ahead of time)."""
+        return self._cam_future(item).result()
+
+    def prefetch(self, item_id: int | None) -> None:
+        """Start computing this item's maps in the background (the editor's next item)."""
+        if item_id is not None:
+            self._cam_future(self.store.item(item_id))
+
+    def _cam_future(self, item: ItemView) -> Future:
+        key = (item.id, item.prediction_id or 0, self.studio.predictor.name)
+        with self._cam_lock:
+            future = self._cams.get(key)
+            if future is None:
+                future = self._pool.submit(self._compute_cams, item)
+                self._cams[key] = future
+                while len(self._cams) > self._cam_items:
+                    self._cams.popitem(last=False)
+            self._cams.move_to_end(key)
+        return future
+
+    def _compute_cams(self, item: ItemView) -> list[CamView]:
+        if item.poster is None or not item.genre_probs:
+            return []
+        ranked = sorted(item.genre_probs, key=item.genre_probs.get, reverse=True)
+        focus = item.predicted[: self.studio.settings.cam_genres] or ranked[:1]
+        return self.studio.poster_cams(item.poster, item.overview, item.title, focus)

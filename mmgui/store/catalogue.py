@@ -1,0 +1,175 @@
+"""Catalogue items in the store: upsert by external id, predictions, export records.
+
+Importing is idempotent: a row whose content and source labels did not change is left alone;
+a changed row bumps the item's version (an editor looking at the old content then gets a
+conflict) and is predicted again. Unreviewed items follow their source's labels; reviewed
+items keep their editors' labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from mmgui.data.catalogue import CatalogueRow, ExportRecord
+from mmgui.genres import GENRES, genre_mask, genres_of_mask
+from mmgui.store.db import transaction
+from mmgui.store.review import ReviewStore, queue_scores
+from mmgui.store.schema import Decision, Item, Prediction, utcnow
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    new: list[int]
+    changed: list[int]
+    unchanged: list[int]
+
+    @property
+    def to_predict(self) -> list[int]:
+        return self.new + self.changed
+
+
+def upsert_items(store: ReviewStore, rows: Sequence[CatalogueRow], source: str) -> UpsertResult:
+    """Insert new items and update changed ones by external id, in one transaction."""
+    stored = {}
+    for row in rows:
+        if row.poster is not None and row.poster not in stored:
+            stored[row.poster] = store.media.put(row.poster)
+    new, changed, unchanged = [], [], []
+    with transaction(store.sessions) as session:
+        existing = _by_external_id(session, [r.external_id for r in rows])
+        fresh = []
+        for row in rows:
+            values = {
+                "title": row.title,
+                "overview": row.overview,
+                "poster_file": stored.get(row.poster) if row.poster else None,
+                "original_mask": None if row.genres is None else genre_mask(row.genres),
+            }
+            item = existing.get(row.external_id)
+            if item is None:
+                fresh.append({"external_id": row.external_id, "source": source, **values})
+            elif all(getattr(item, k) == v for k, v in values.items()):
+                unchanged.append(item.id)
+            else:
+                _update_content(session, item, values, source)
+                changed.append(item.id)
+        if fresh:
+            for value in fresh:
+                value["labels_mask"] = value["original_mask"]
+            result = session.execute(insert(Item).returning(Item.id), fresh)
+            new = [row_id for (row_id,) in result]
+    return UpsertResult(new, changed, unchanged)
+
+
+def _by_external_id(session: Session, ids: list[str]) -> dict[str, Item]:
+    found: dict[str, Item] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for item in session.scalars(select(Item).where(Item.external_id.in_(chunk))):
+            found[item.external_id] = item
+    return found
+
+
+def _update_content(session: Session, item: Item, values: dict, source: str) -> None:
+    reviewed = session.scalar(select(func.count()).where(Decision.item_id == item.id)) > 0
+    for key, value in values.items():
+        setattr(item, key, value)
+    if not reviewed:  # unreviewed items follow their source's labels
+        item.labels_mask = values["original_mask"]
+    item.source = source
+    item.version += 1
+    item.updated_at = utcnow()
+
+
+def add_predictions(
+    store: ReviewStore,
+    item_ids: Sequence[int],
+    model_version: str,
+    probs: Sequence[Sequence[float]],
+    thresholds: Sequence[float],
+) -> None:
+    """Record one prediction per item and refresh the items' queue scores."""
+    if not item_ids:
+        return
+    thresholds = [float(t) for t in thresholds]
+    with transaction(store.sessions) as session:
+        rows = [
+            {
+                "item_id": item_id,
+                "model_version": model_version,
+                "probs": [round(float(p), 6) for p in row],
+                "thresholds": thresholds,
+                "created_at": utcnow(),
+            }
+            for item_id, row in zip(item_ids, probs, strict=True)
+        ]
+        ids = session.execute(insert(Prediction).returning(Prediction.id), rows).scalars()
+        labels = _labels_of(session, item_ids)
+        updates = []
+        for row, prediction_id in zip(rows, ids, strict=True):
+            predicted, uncertainty, disagreement = queue_scores(
+                row["probs"], thresholds, labels[row["item_id"]]
+            )
+            updates.append(
+                {
+                    "id": row["item_id"],
+                    "prediction_id": prediction_id,
+                    "predicted_mask": predicted,
+                    "uncertainty": uncertainty,
+                    "disagreement": disagreement,
+                }
+            )
+        session.execute(update(Item), updates)
+
+
+def _labels_of(session: Session, item_ids: Sequence[int]) -> dict[int, int | None]:
+    labels: dict[int, int | None] = {}
+    for start in range(0, len(item_ids), 10_000):
+        chunk = list(item_ids[start : start + 10_000])
+        query = select(Item.id, Item.labels_mask).where(Item.id.in_(chunk))
+        labels.update(session.execute(query).all())
+    return labels
+
+
+def export_records(
+    store: ReviewStore, status: str = "all", genre: str | None = None
+) -> Iterator[ExportRecord]:
+    """Every item of the filter with its current labels, streamed in id order."""
+    last = (
+        select(Decision.item_id, func.max(Decision.id).label("decision_id"))
+        .group_by(Decision.item_id)
+        .subquery()
+    )
+    query = (
+        select(Item, Prediction.model_version, Prediction.probs, Decision.username,
+               Decision.created_at)
+        .outerjoin(Prediction, Prediction.id == Item.prediction_id)
+        .outerjoin(last, last.c.item_id == Item.id)
+        .outerjoin(Decision, Decision.id == last.c.decision_id)
+        .order_by(Item.id)
+    )  # fmt: skip
+    query = store.filtered(query, status, genre)
+    with store.sessions() as session:
+        for item, version, probs, username, at in session.execute(
+            query.execution_options(yield_per=2000)
+        ):
+            yield ExportRecord(
+                external_id=item.external_id,
+                title=item.title,
+                overview=item.overview,
+                poster=store.media.path(item.poster_file),
+                genres=None if item.labels_mask is None else genres_of_mask(item.labels_mask),
+                original_genres=None
+                if item.original_mask is None
+                else genres_of_mask(item.original_mask),
+                status=item.status,
+                reviewed_by=username,
+                reviewed_at=at.isoformat() if at else None,
+                model_version=version,
+                predicted=genres_of_mask(item.predicted_mask),
+                genre_probs=dict(zip(GENRES, probs, strict=True)) if probs else {},
+            )
