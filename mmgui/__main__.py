@@ -16,7 +16,49 @@ from mmgui.errors import MmguiError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.load(cache_dir=getattr(args, "cache_dir", None))
+    return Settings.load(
+        cache_dir=getattr(args, "cache_dir", None),
+        db_url=getattr(args, "db", None),
+        media_dir=getattr(args, "media", None),
+        models_dir=getattr(args, "models", None),
+    )
+
+
+def _review(args: argparse.Namespace):
+    from mmgui.serve.review import ReviewService
+    from mmgui.serve.studio import Studio
+
+    return ReviewService.open(Studio(_settings(args)))
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    flag, source = next((k, v) for k, v in vars(args).items() if k in SOURCE_FLAGS and v)
+    kind = SOURCE_FLAGS[flag]
+    review = _review(args)
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"\rpredicting {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    summary = review.import_catalogue(Path(source), kind, progress=progress)
+    if not args.quiet and summary.predicted:
+        print(file=sys.stderr)
+    result = summary.as_dict()
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(
+        f"{result['new']} new, {result['changed']} changed, {result['unchanged']} unchanged, "
+        f"{result['predicted']} predicted with {result['model_version']}; "
+        f"{result['bad_rows']} bad rows"
+    )
+    for bad in summary.bad:
+        print(f"  {bad.where}: {bad.reason}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    count = _review(args).export(args.format, Path(args.out), args.status, args.genre)
+    print(f"{count} items written to {args.out}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -91,6 +133,9 @@ def cmd_add_user(args: argparse.Namespace) -> None:
     print(f"{args.username} ({args.role}) saved in {args.auth}")
 
 
+SOURCE_FLAGS = {"kaggle": "kaggle", "csv": "csv", "posters": "posters", "json_file": "json"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mmgui", description=__doc__)
     parser.add_argument("--cache-dir", help="where derived files (features, graphs) are cached")
@@ -126,6 +171,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--model", default=str(Settings.load().default_model_dir))
     export.set_defaults(run=cmd_export_backbones)
+    db_help = "the review database (SQLAlchemy URL; default sqlite:///mmgui.db)"
+    load = commands.add_parser("import", help="import a catalogue into the review queue")
+    sources = load.add_mutually_exclusive_group(required=True)
+    sources.add_argument("--kaggle", help="a folder with movies_metadata.csv and posters/")
+    sources.add_argument("--csv", help="a CSV with title, overview, poster and optional genres")
+    sources.add_argument("--posters", help="a folder of poster images")
+    sources.add_argument("--json", dest="json_file", help="a mmgui or Label Studio JSON export")
+    load.add_argument("--db", help=db_help)
+    load.add_argument("--media", help="where imported posters are stored (default mmgui-media)")
+    load.add_argument("--models", help="the models folder (its default version predicts)")
+    load.add_argument("--json-summary", dest="json", action="store_true", help="print JSON")
+    load.add_argument("--quiet", action="store_true")
+    load.set_defaults(run=cmd_import)
+
+    export_labels = commands.add_parser("export", help="export the current labels")
+    export_labels.add_argument("--format", required=True, choices=["csv", "json", "labelstudio"])
+    export_labels.add_argument("--out", required=True)
+    export_labels.add_argument("--db", help=db_help)
+    export_labels.add_argument("--media", help="where imported posters are stored")
+    export_labels.add_argument("--status", default="all", help="all | pending | reviewed | ...")
+    export_labels.add_argument("--genre", help="only items labelled or predicted with it")
+    export_labels.set_defaults(run=cmd_export)
+
     add_user = commands.add_parser("add-user", help="add or update a studio login")
     add_user.add_argument("--auth", required=True, help="the users.json file")
     add_user.add_argument("--username", required=True)

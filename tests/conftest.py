@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,22 +21,87 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The studio launched on a loopback port, serving a tiny version trained on the fixture."""
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder whose default version is a tiny model trained on the fixture."""
     from mmgui.config import Settings
-    from mmgui.serve.studio import Studio
     from mmgui.training.train import train_version
-    from mmgui.ui.app import build_app, launch_options
 
-    root = tmp_path_factory.mktemp("studio")
-    settings = Settings.load(models_dir=root / "models", cache_dir=root / "cache", max_upload_mb=1)
+    root = tmp_path_factory.mktemp("tiny-models")
+    settings = Settings.load(models_dir=root / "models", cache_dir=root / "cache")
     train_version(
         KAGGLE_FIXTURE, str(TINY_CONFIG), settings.default_model_dir, settings, log=lambda _: None
     )
-    app = build_app(Studio(settings))
-    options = {**launch_options(settings), "server_port": None}  # any free port
+    return root / "models"
+
+
+@pytest.fixture(scope="session")
+def studio_settings(tmp_path_factory: pytest.TempPathFactory, tiny_models: Path):
+    """Settings of the test studio: the tiny model, its own queue (the fixture imported)."""
+    from mmgui.config import Settings
+    from mmgui.serve.review import ReviewService
+    from mmgui.serve.studio import Studio
+
+    root = tmp_path_factory.mktemp("studio")
+    settings = Settings.load(
+        models_dir=tiny_models,
+        cache_dir=tiny_models.parent / "cache",
+        db_url=f"sqlite:///{root / 'queue.db'}",
+        media_dir=root / "media",
+        max_upload_mb=1,
+    )
+    ReviewService.open(Studio(settings)).import_catalogue(KAGGLE_FIXTURE)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def studio_url(studio_settings) -> Iterator[str]:
+    """The studio launched on a loopback port, serving the tiny version and its queue."""
+    from mmgui.serve.studio import Studio
+    from mmgui.ui.app import build_app, launch_options
+
+    app = build_app(Studio(studio_settings))
+    options = {**launch_options(studio_settings), "server_port": None}  # any free port
     app.launch(**options, prevent_thread_lock=True, quiet=True)
     try:
         yield app.local_url
     finally:
         app.close()
+
+
+# PostgreSQL: a server URL whose user may CREATE DATABASE, e.g.
+# postgresql+psycopg://mmgui:mmgui@127.0.0.1:5432/postgres (`.ci/run` starts one). Without it
+# the PostgreSQL half of the store tests is skipped, unless MMGUI_REQUIRE_PG=1 (CI) says fail.
+PG_URL_ENV = "MMGUI_TEST_PG_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty review database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'queue.db'}"
+        return
+    yield from _postgres_database()
+
+
+def _postgres_database() -> Iterator[str]:
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = os.environ.get(PG_URL_ENV)
+    if not server:
+        message = f"PostgreSQL tests need {PG_URL_ENV}"
+        if os.environ.get("MMGUI_REQUIRE_PG") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"mmgui_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()

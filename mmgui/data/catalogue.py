@@ -78,25 +78,40 @@ class ExportRecord:
 # -- reading -------------------------------------------------------------------------------
 
 
-def read_catalogue(source: Path, max_image_pixels: int | None = None) -> CatalogueReport:
+SOURCE_KINDS = ("auto", "kaggle", "csv", "posters", "json")
+
+
+def read_catalogue(
+    source: Path, kind: str = "auto", max_image_pixels: int | None = None
+) -> CatalogueReport:
     """Rows of a Kaggle folder, a folder of posters, a CSV, or a JSON / Label Studio export.
 
-    Posters are opened (not just found) so a corrupt one is a bad row here, not a failed
-    prediction later.
+    `kind` "auto" tells them apart by what `source` is. Posters are opened (not just found),
+    so a corrupt one is a bad row here, not a failed prediction later.
     """
     source = Path(source)
-    if source.is_dir():
-        report = _read_kaggle(source) if (source / "movies_metadata.csv").is_file() else None
-        report = report or _read_poster_folder(source)
-    elif not source.is_file():
+    if kind not in SOURCE_KINDS:
+        raise MmguiError(f"source kind must be one of {', '.join(SOURCE_KINDS)}")
+    if not source.exists():
         raise MmguiError(f"catalogue source not found: {source}")
-    elif source.suffix.lower() == ".csv":
-        report = _read_csv(source)
-    elif source.suffix.lower() == ".json":
-        report = _read_json(source)
-    else:
-        raise MmguiError(f"{source.name}: import takes a folder, a .csv or a .json file")
+    if kind == "auto":
+        kind = _guess_kind(source)
+    if kind in ("kaggle", "posters") and not source.is_dir():
+        raise MmguiError(f"{source} is not a folder (a {kind} source is one)")
+    if kind in ("csv", "json") and not source.is_file():
+        raise MmguiError(f"{source} is not a file (a {kind} source is one)")
+    readers = {"kaggle": _read_kaggle, "posters": _read_poster_folder, "csv": _read_csv}
+    report = readers.get(kind, _read_json)(source)
     return _check_posters(report, max_image_pixels)
+
+
+def _guess_kind(source: Path) -> str:
+    if source.is_dir():
+        return "kaggle" if (source / "movies_metadata.csv").is_file() else "posters"
+    suffix = source.suffix.lower()
+    if suffix in (".csv", ".json"):
+        return suffix[1:]
+    raise MmguiError(f"{source.name}: import takes a folder, a .csv or a .json file")
 
 
 def _read_kaggle(folder: Path) -> CatalogueReport:

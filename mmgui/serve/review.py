@@ -66,11 +66,15 @@ class ReviewService:
     # -- catalogue --------------------------------------------------------------------------
 
     def import_catalogue(
-        self, source: Path, username: str = LOCAL_USER, progress: Progress | None = None
+        self,
+        source: Path,
+        kind: str = "auto",
+        username: str = LOCAL_USER,
+        progress: Progress | None = None,
     ) -> ImportSummary:
-        """Import a catalogue source and predict its new and changed items."""
+        """Import a catalogue source (see `read_catalogue`) and predict new and changed items."""
         settings = self.studio.settings
-        report = read_catalogue(Path(source), settings.max_image_pixels)
+        report = read_catalogue(Path(source), kind, settings.max_image_pixels)
         result = upsert_items(self.store, report.rows, source=str(source))
         summary = ImportSummary(
             str(source), len(result.new), len(result.changed), len(result.unchanged), bad=report.bad
