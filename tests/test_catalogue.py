@@ -1,0 +1,115 @@
+"""Catalogue sources an editor can get wrong: every bad row is listed, good rows still import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mmgui.data.catalogue import read_catalogue
+from mmgui.errors import MmguiError
+
+from .conftest import KAGGLE_FIXTURE
+
+POSTERS = sorted((KAGGLE_FIXTURE / "posters").glob("*.jpg"))
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_plain_csv_keeps_good_rows_and_lists_bad_ones(tmp_path: Path) -> None:
+    (tmp_path / "broken.jpg").write_bytes(POSTERS[0].read_bytes()[:300])
+    source = write_csv(
+        tmp_path / "catalogue.csv",
+        "id,title,overview,poster,genres\n"
+        f"m1,Alpha,A comedy.,{POSTERS[0]},Comedy|Romance\n"
+        "m2,Beta,A drama.,,Drama; War\n"
+        "m3,Gamma,,missing.jpg,\n"
+        "m4,Delta,Text.,,Cartoon\n"
+        ",,,,\n"
+        "m6,Zeta,Text.,broken.jpg,\n"
+        ",Eta,No id: a stable one is made,,\n",
+    )
+    report = read_catalogue(source)
+    rows = {r.external_id: r for r in report.rows}
+    assert rows["m1"].genres == ("Comedy", "Romance") and rows["m1"].poster == POSTERS[0]
+    assert rows["m2"].genres == ("Drama", "War") and rows["m2"].poster is None
+    reasons = {b.where: b.reason for b in report.bad}
+    assert reasons["catalogue.csv:4"] == "poster file not found: missing.jpg"
+    assert reasons["catalogue.csv:5"] == "unknown genre(s): Cartoon"
+    assert reasons["catalogue.csv:6"] == "no title, overview or poster"
+    assert reasons["m6"].startswith("poster: ")
+    (made,) = [r for r in report.rows if r.title == "Eta"]
+    assert made.external_id.startswith("csv-") and made.genres is None
+    assert read_catalogue(source).rows[-1].external_id == made.external_id  # stable
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name,year\nAlpha,1999\n", "needs at least one of title, overview, poster"),
+        ("", r"has columns \(none\)"),
+    ],
+)
+def test_a_csv_with_the_wrong_columns_says_which(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(MmguiError, match=message):
+        read_catalogue(write_csv(tmp_path / "wrong.csv", text))
+
+
+def test_unreadable_sources(tmp_path: Path) -> None:
+    (tmp_path / "latin1.csv").write_bytes("title\nCaf\xe9\n".encode("latin-1"))
+    with pytest.raises(MmguiError, match="not UTF-8"):
+        read_catalogue(tmp_path / "latin1.csv")
+    (tmp_path / "items.json").write_text('{"title": "not a list"}')
+    with pytest.raises(MmguiError, match="expected a list"):
+        read_catalogue(tmp_path / "items.json")
+    (tmp_path / "bad.json").write_text("[{")
+    with pytest.raises(MmguiError, match="not valid JSON"):
+        read_catalogue(tmp_path / "bad.json")
+    with pytest.raises(MmguiError, match="not found"):
+        read_catalogue(tmp_path / "nothing.csv")
+    with pytest.raises(MmguiError, match="not a folder"):
+        read_catalogue(tmp_path / "bad.json", kind="kaggle")
+    with pytest.raises(MmguiError, match=r"no movies_metadata\.csv and no poster images"):
+        read_catalogue(tmp_path)
+
+
+def test_kaggle_folder_reports_its_dropped_rows() -> None:
+    report = read_catalogue(KAGGLE_FIXTURE)
+    assert len(report.rows) == 16
+    assert any(b.reason == "bad imdb_id" for b in report.bad)
+    assert all(r.external_id.startswith("tt") for r in report.rows)
+
+
+def test_poster_folder(tmp_path: Path) -> None:
+    for poster in POSTERS[:3]:
+        (tmp_path / poster.name).write_bytes(poster.read_bytes())
+    (tmp_path / "notes.txt").write_text("not a poster")
+    report = read_catalogue(tmp_path, kind="posters")
+    assert [r.external_id for r in report.rows] == [p.stem for p in POSTERS[:3]]
+    assert [b.where for b in report.bad] == ["notes.txt"]
+
+
+def test_label_studio_tasks_import_their_latest_annotation(tmp_path: Path) -> None:
+    tasks = [
+        {
+            "id": 7,
+            "data": {"title": "Alpha", "text": "A comedy.", "image": str(POSTERS[0])},
+            "annotations": [
+                {"result": [{"value": {"choices": ["Drama"]}}]},
+                {"result": [{"value": {"choices": ["Comedy", "Family"]}}]},
+            ],
+        },
+        {"id": 8, "data": {"title": "Beta"}},
+        "not a task",
+    ]
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    report = read_catalogue(tmp_path / "tasks.json")
+    assert [(r.external_id, r.genres) for r in report.rows] == [
+        ("7", ("Comedy", "Family")),
+        ("8", None),
+    ]
+    assert [b.reason for b in report.bad] == ["not an object"]
