@@ -55,3 +55,35 @@ def test_a_demo_example_runs_in_one_click(browser, studio_url: str) -> None:
     page.get_by_text("Tags:").wait_for(timeout=30_000)
     page.locator("img[src*='file=']").first.wait_for(timeout=60_000)
     assert page.get_by_label("Title").input_value() == "Martin"
+
+
+def test_review_one_item_with_the_keyboard(browser, studio_url: str, studio_settings) -> None:
+    from mmgui.serve.review import ReviewService
+    from mmgui.serve.studio import Studio
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Review").click()
+    page.locator("#review-load").click()
+    page.locator("#review-position").get_by_text("item 1 of").wait_for(timeout=30_000)
+    title = page.locator("#review-details h3").inner_text()
+    boxes = page.locator("#review-labels input[type=checkbox]")
+    western = boxes.nth(17)  # key r
+    was_checked = western.is_checked()
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("r")
+    assert western.is_checked() != was_checked
+    expected = sorted(
+        page.locator("#review-labels label").nth(i).inner_text().split(" · ")[0][4:]
+        for i in range(18)
+        if boxes.nth(i).is_checked()
+    )
+    page.keyboard.press("Enter")
+    page.locator("#review-message").get_by_text(f"Saved “{title}”").wait_for(timeout=30_000)
+    review = ReviewService.open(Studio(studio_settings))
+    (item,) = [review.item(e.id) for e in review.store.queue(status="all") if e.title == title]
+    assert item.labels == sorted(expected, key=list(item.genre_probs).index)
+    assert item.history[0].username == "local" and item.history[0].action == "correct"
+    page.keyboard.press("z")
+    page.locator("#review-message").get_by_text(f"Undone: “{title}”").wait_for(timeout=30_000)
+    assert review.item(item.id).history[0].action == "undo"

@@ -9,6 +9,7 @@ moving on does not wait for them.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from mmgui.data.catalogue import BadRow, read_catalogue, write_export
+from mmgui.errors import MmguiError
 from mmgui.serve.predictor import PredictInput
 from mmgui.serve.studio import CamView, Studio
 from mmgui.store.catalogue import add_predictions, export_records, upsert_items
@@ -158,3 +160,98 @@ class ReviewService:
         ranked = sorted(item.genre_probs, key=item.genre_probs.get, reverse=True)
         focus = item.predicted[: self.studio.settings.cam_genres] or ranked[:1]
         return self.studio.poster_cams(item.poster, item.overview, item.title, focus)
+
+    # -- an editor's walk through the queue -------------------------------------------------
+
+    def open_queue(
+        self, view: str = "uncertain", status: str = "pending", genre: str | None = None
+    ) -> QueueCursor:
+        """A cursor on the first page of the queue (validates the filter)."""
+        cursor = QueueCursor(view, status, genre or None)
+        self._fill(cursor, offset=0)
+        return cursor
+
+    def current(self, cursor: QueueCursor) -> ItemView | None:
+        """The cursor's item (None at the end of the queue); starts the next item's maps."""
+        if cursor.item_id is None:
+            return None
+        upcoming = cursor.ids[cursor.pos + 1] if cursor.pos + 1 < len(cursor.ids) else None
+        self.prefetch(upcoming)
+        return self.item(cursor.item_id)
+
+    def move(self, cursor: QueueCursor, step: int) -> QueueCursor:
+        """Next (+1) or previous (-1) item; pages on past the end of the loaded page."""
+        cursor.pos = max(0, cursor.pos + step)
+        if cursor.pos >= len(cursor.ids):
+            offset = cursor.offset + len(cursor.ids) - cursor.left
+            if not self._fill(cursor, offset):
+                cursor.pos = len(cursor.ids)  # past the end: nothing left to review
+        return cursor
+
+    def save(
+        self, cursor: QueueCursor, username: str, labels: list[str] | None, action: str = "save"
+    ) -> ItemView:
+        """Decide on the cursor's item (as last shown) and move on; `EditConflict` if stale."""
+        if cursor.item_id is None or cursor.version is None:
+            raise MmguiError("no item to save: the queue is empty")
+        seconds = round(time.monotonic() - cursor.shown_at, 2)
+        saved = self.store.decide(
+            cursor.item_id, username, labels, cursor.version, action, seconds_spent=seconds
+        )
+        if cursor.status not in ("all", saved.status):
+            cursor.left += 1  # it left the filter: the next page starts one earlier
+        self.move(cursor, +1)
+        return saved
+
+    def undo(self, cursor: QueueCursor, username: str) -> ItemView:
+        """Undo the user's last decision and put that item under the cursor."""
+        item = self.store.undo_last(username)
+        if item.id in cursor.ids:
+            cursor.pos = cursor.ids.index(item.id)
+        else:
+            cursor.ids.insert(min(cursor.pos, len(cursor.ids)), item.id)
+            cursor.pos = cursor.ids.index(item.id)
+        return item
+
+    def _fill(self, cursor: QueueCursor, offset: int) -> bool:
+        page = self.store.queue(
+            cursor.view, cursor.status, cursor.genre, self.studio.settings.queue_page_size, offset
+        )
+        if not page:
+            return False
+        cursor.ids, cursor.pos, cursor.offset, cursor.left = [e.id for e in page], 0, offset, 0
+        return True
+
+    def mark_shown(self, cursor: QueueCursor, item: ItemView | None) -> None:
+        """Remember the version the editor now sees (the lock their save will check)."""
+        cursor.version = item.version if item else None
+        cursor.shown_at = time.monotonic()
+
+    def role(self, username: str) -> str:
+        """The user's role: from the auth file, or admin for the single local user."""
+        auth_file = self.studio.settings.auth_file
+        if not auth_file:
+            return "admin"
+        from mmgui.serve.auth import read_users
+
+        user = read_users(Path(auth_file)).get(username)
+        return user.role if user else "editor"
+
+
+@dataclass
+class QueueCursor:
+    """Where one editor is in the queue: a page of item ids and a position on it."""
+
+    view: str
+    status: str
+    genre: str | None
+    ids: list[int] = field(default_factory=list)
+    pos: int = 0
+    offset: int = 0  # of the loaded page in the ordered queue
+    left: int = 0  # items of the page that left the filter (decided) since it was loaded
+    version: int | None = None  # of the item as last shown
+    shown_at: float = 0.0
+
+    @property
+    def item_id(self) -> int | None:
+        return self.ids[self.pos] if self.pos < len(self.ids) else None

@@ -7,15 +7,20 @@ from pathlib import Path
 import gradio as gr
 
 from mmgui.config import Settings
+from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
-from mmgui.ui import predict_tab
+from mmgui.ui import predict_tab, review_tab
 
 
-def build_app(studio: Studio) -> gr.Blocks:
+def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
+    """The studio's tabs; `review` defaults to the queue of `studio.settings.db_url`."""
+    review = review or ReviewService.open(studio)
     with gr.Blocks(title="mmgui — film genre studio") as app:
         gr.Markdown("# mmgui — film genre studio")
         with gr.Tab("Predict"):
             predict_tab.build(studio)
+        with gr.Tab("Review"):
+            review_tab.build(review)
     return app
 
 
@@ -25,6 +30,7 @@ def launch_options(settings: Settings) -> dict:
         "server_name": settings.host,
         "server_port": settings.port,
         "max_file_size": int(settings.max_upload_mb * 1024 * 1024),
+        "head": review_tab.keyboard_head(),
     }
     if settings.auth_file:
         from mmgui.serve.auth import login_checker

@@ -1,0 +1,60 @@
+"""The Review tab through its API (gradio_client), two editors on one item included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gradio_client import Client
+
+from mmgui.serve.review import ReviewService
+from mmgui.serve.studio import Studio
+
+LOAD = ("uncertain", "pending", "(any genre)")
+POSITION, POSTER, DETAILS, LABELS, CAMS, HISTORY, MESSAGE = range(7)
+
+
+def test_review_save_and_undo_through_the_api(studio_url: str, studio_settings) -> None:
+    client = Client(studio_url, verbose=False)
+    shown = client.predict(*LOAD, api_name="/review_load")
+    assert shown[POSITION].startswith("item 1 of ")
+    assert shown[POSTER] and shown[CAMS] and "Model default" in shown[DETAILS]
+    title = shown[DETAILS].splitlines()[0].removeprefix("### ")
+    choices = dict((value, label) for label, value in shown[LABELS]["choices"])
+    assert len(choices) == 18 and choices["Action"].startswith("[a] Action · ")
+    after = client.predict(["Western", "War"], api_name="/review_save")
+    assert after[MESSAGE] == f"Saved “{title}”: correct (War, Western)."
+    assert not after[DETAILS].startswith(f"### {title}\n")  # moved on to the next item
+    review = ReviewService.open(Studio(studio_settings))
+    saved = next(
+        review.item(e.id) for e in review.store.queue(status="reviewed") if e.title == title
+    )
+    assert saved.labels == ["War", "Western"] and saved.history[0].username == "local"
+    undone = client.predict(api_name="/review_undo")
+    assert undone[MESSAGE].startswith(f"Undone: “{title}” is back to")
+    assert undone[HISTORY]["data"][0][2] == "undo"
+
+
+def test_two_editors_saving_one_item_get_a_conflict_not_a_loss(studio_url: str) -> None:
+    ana, bob = Client(studio_url, verbose=False), Client(studio_url, verbose=False)
+    seen_by_ana = ana.predict("newest", "pending", "(any genre)", api_name="/review_load")
+    seen_by_bob = bob.predict("newest", "pending", "(any genre)", api_name="/review_load")
+    assert seen_by_ana[DETAILS] == seen_by_bob[DETAILS]
+    ana.predict(["Comedy"], api_name="/review_save")
+    conflict = bob.predict(["Horror"], api_name="/review_save")
+    assert "changed while you were looking at it" in conflict[MESSAGE]
+    assert "local corrected it" in conflict[MESSAGE] or "local accepted it" in conflict[MESSAGE]
+    assert conflict[DETAILS] == seen_by_bob[DETAILS] or "Comedy" in conflict[DETAILS]
+    bob.predict(api_name="/review_undo")  # bob has nothing of his own to undo...
+    ana.predict(api_name="/review_undo")  # ...ana puts the item back as it was
+
+
+def test_export_and_bulk_preview_through_the_api(studio_url: str) -> None:
+    client = Client(studio_url, verbose=False)
+    path = client.predict("labelstudio", "all", "pending", "(any genre)", api_name="/review_export")
+    tasks = json.loads(Path(path).read_text())
+    assert len(tasks) == 16 and all("predictions" in t for t in tasks)
+    preview = client.predict(
+        "Western", "add", "pending", "(any genre)", api_name="/review_bulk_preview"
+    )
+    assert preview.startswith("This will add **Western** on **")  # the Apply button is not data
