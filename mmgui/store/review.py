@@ -112,6 +112,10 @@ class ReviewStore:
         self.sessions = open_database(url)
         self.media = MediaStore(media_dir)
 
+    def close(self) -> None:
+        """Release the database connections (the store is unusable afterwards)."""
+        self.sessions.kw["bind"].dispose()
+
     # -- the queue --------------------------------------------------------------------------
 
     def filtered(self, query, status: str, genre: str | None):
