@@ -17,6 +17,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, help="port (default 7860)")
     parser.add_argument("--models", help="folder of model versions (default ./models)")
     parser.add_argument("--db", help="review-queue database URL (default sqlite:///mmgui.db)")
+    parser.add_argument("--media", help="where imported posters are kept (default mmgui-media)")
     parser.add_argument(
         "--auth", help="users.json with hashed passwords (python -m mmgui add-user)"
     )
@@ -28,15 +29,17 @@ def main() -> None:
             port=args.port,
             models_dir=args.models,
             db_url=args.db,
+            media_dir=args.media,
             auth_file=args.auth,
             max_upload_mb=args.max_upload_mb,
         )
         studio = Studio(settings)
         studio.load()
         options = launch_options(settings)
+        app = build_app(studio)  # opens (and migrates) the review database
     except MmguiError as err:
         sys.exit(f"error: {err}")
-    build_app(studio).launch(**options)
+    app.launch(**options)
 
 
 if __name__ == "__main__":
