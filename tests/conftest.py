@@ -20,6 +20,13 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def scratch_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes the default ./mmgui.db or ./mmgui-media of the working directory."""
+    monkeypatch.setenv("MMGUI_DB_URL", f"sqlite:///{tmp_path / 'default-queue.db'}")
+    monkeypatch.setenv("MMGUI_MEDIA_DIR", str(tmp_path / "default-media"))
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder whose default version is a tiny model trained on the fixture."""

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 from mmgui.__main__ import main
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
 from mmgui.serve.auth import add_user, check_password, hash_password, login_checker, read_users
+from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
-from mmgui.training.train import train_version
 from mmgui.ui.app import build_app, launch_options
-from tests.conftest import KAGGLE_FIXTURE, TINY_CONFIG
+from tests.conftest import KAGGLE_FIXTURE
 
 
 def test_passwords_are_salted_hashes_that_check() -> None:
@@ -74,16 +75,18 @@ def test_cli_add_user_reads_the_password_from_stdin(
     assert not login_checker(path)("ana", "wrong")
 
 
-def test_the_app_asks_for_a_login_when_given_a_users_file(tmp_path: Path) -> None:
+def test_the_app_asks_for_a_login_and_keeps_bulk_edits_for_admins(
+    tmp_path: Path, tiny_models: Path
+) -> None:
     users = tmp_path / "users.json"
     add_user(users, "ana", "open sesame", "editor")
+    add_user(users, "root", "admin pass", "admin")
     settings = Settings.load(
-        models_dir=tmp_path / "models", cache_dir=tmp_path / "cache", auth_file=str(users)
+        models_dir=tiny_models, cache_dir=tiny_models.parent / "cache", auth_file=str(users)
     )
-    train_version(
-        KAGGLE_FIXTURE, str(TINY_CONFIG), settings.default_model_dir, settings, log=lambda _: None
-    )
-    app = build_app(Studio(settings))
+    studio = Studio(settings)
+    ReviewService.open(studio).import_catalogue(KAGGLE_FIXTURE)
+    app = build_app(studio)
     app.launch(
         **{**launch_options(settings), "server_port": None}, prevent_thread_lock=True, quiet=True
     )
@@ -97,5 +100,15 @@ def test_the_app_asks_for_a_login_when_given_a_users_file(tmp_path: Path) -> Non
             poster_path=None, title_text="", overview_text="A comedy.", api_name="/predict"
         )
         assert len(label["confidences"]) == 18
+        bulk = ("Drama", "add", "pending", "(any genre)")
+        with pytest.raises(AppError, match="bulk edits are for admins"):
+            client.predict(*bulk, api_name="/review_bulk_preview")
+        client.predict("newest", "pending", "(any genre)", api_name="/review_load")
+        client.predict(["Comedy"], api_name="/review_save")
+        admin = Client(app.local_url, auth=("root", "admin pass"), verbose=False)
+        assert "This will add" in admin.predict(*bulk, api_name="/review_bulk_preview")
     finally:
         app.close()
+    review = ReviewService.open(studio)
+    (decided,) = review.store.queue(status="reviewed")
+    assert review.item(decided.id).history[0].username == "ana"
