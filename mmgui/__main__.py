@@ -123,6 +123,39 @@ def cmd_export_backbones(args: argparse.Namespace) -> None:
     print(ensure_backbone_graphs(meta["backbones"], settings.cache_dir))
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    from mmgui.worker import main_loop
+
+    main_loop(_settings(args), once=args.once)
+
+
+def cmd_queue_job(args: argparse.Namespace) -> None:
+    from mmgui.store.jobs import JobQueue
+    from mmgui.store.review import ReviewStore
+
+    settings = _settings(args)
+    jobs = JobQueue(ReviewStore(settings.db_url, settings.media_dir).sessions)
+    params = {"data_dir": args.data} if args.data else {}
+    job_id = jobs.enqueue(args.user, args.mode, trigger="cli", **params)
+    print(f"job {job_id} queued ({args.mode})")
+    if args.wait:
+        from mmgui.worker import wait_for
+
+        job = wait_for(jobs, job_id, args.wait)
+        print(f"job {job_id}: {job.status} {job.result_version or job.error or ''}".rstrip())
+
+
+def cmd_promote(args: argparse.Namespace) -> None:
+    from mmgui.store.review import ReviewStore
+    from mmgui.store.versions import VersionTable
+
+    settings = _settings(args)
+    version = VersionTable(ReviewStore(settings.db_url, settings.media_dir).sessions).promote(
+        args.version, args.user
+    )
+    print(f"{version.name} is now the active version")
+
+
 def cmd_add_user(args: argparse.Namespace) -> None:
     import getpass
 
@@ -193,6 +226,27 @@ def build_parser() -> argparse.ArgumentParser:
     export_labels.add_argument("--status", default="all", help="all | pending | reviewed | ...")
     export_labels.add_argument("--genre", help="only items labelled or predicted with it")
     export_labels.set_defaults(run=cmd_export)
+
+    worker = commands.add_parser("worker", help="run queued training jobs (its own process)")
+    worker.add_argument("--db", help=db_help)
+    worker.add_argument("--media", help="where imported posters are stored")
+    worker.add_argument("--models", help="the models folder (new versions go there)")
+    worker.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(run=cmd_worker)
+
+    job = commands.add_parser("queue-job", help="queue a finetuning job on the corrections")
+    job.add_argument("--db", help=db_help)
+    job.add_argument("--mode", default="heads", choices=["heads", "full"])
+    job.add_argument("--data", help="the original training data (default: the version's)")
+    job.add_argument("--user", default="local")
+    job.add_argument("--wait", type=float, help="wait up to this many seconds for a worker")
+    job.set_defaults(run=cmd_queue_job)
+
+    promote = commands.add_parser("promote", help="make a model version the active one")
+    promote.add_argument("version")
+    promote.add_argument("--db", help=db_help)
+    promote.add_argument("--user", default="local")
+    promote.set_defaults(run=cmd_promote)
 
     add_user = commands.add_parser("add-user", help="add or update a studio login")
     add_user.add_argument("--auth", required=True, help="the users.json file")

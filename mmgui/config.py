@@ -46,6 +46,10 @@ class Settings:
     # Review queue: items per queue page, items per prediction batch at import.
     queue_page_size: int = 50
     import_batch_size: int = 64
+    # Finetuning: queue a job automatically every N new corrections (0: only "Train now").
+    auto_train_every: int = 0
+    worker_poll_seconds: float = 2.0
+    worker_stale_seconds: float = 120.0  # a running job without a heartbeat this long failed
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

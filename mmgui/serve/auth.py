@@ -96,3 +96,11 @@ def login_checker(path: Path):
         return user is not None and check_password(password, user.password)
 
     return check
+
+
+def role_of(auth_file: str, username: str) -> str:
+    """A user's role: from the auth file, or admin for the single local user (no auth)."""
+    if not auth_file:
+        return "admin"
+    user = read_users(Path(auth_file)).get(username)
+    return user.role if user else "editor"

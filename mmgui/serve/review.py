@@ -20,6 +20,8 @@ from sqlalchemy import select
 
 from mmgui.data.catalogue import BadRow, read_catalogue, write_export
 from mmgui.errors import MmguiError
+from mmgui.serve.auth import role_of
+from mmgui.serve.models import ModelManager
 from mmgui.serve.predictor import PredictInput
 from mmgui.serve.studio import CamView, Studio
 from mmgui.store.catalogue import add_predictions, export_records, upsert_items
@@ -52,14 +54,24 @@ class ImportSummary:
 class ReviewService:
     @classmethod
     def open(cls, studio: Studio) -> ReviewService:
-        """The queue of `studio.settings.db_url` (migrated on open)."""
+        """The queue of `studio.settings.db_url` (migrated on open); the studio is switched to
+        the database's active model version."""
         settings = studio.settings
-        return cls(studio, ReviewStore(settings.db_url, settings.media_dir))
+        store = ReviewStore(settings.db_url, settings.media_dir)
+        return cls(studio, store, ModelManager(studio, store))
 
-    def __init__(self, studio: Studio, store: ReviewStore, cam_cache_items: int = 32) -> None:
-        """`studio` serves the active version; `store` is the queue's database."""
+    def __init__(
+        self,
+        studio: Studio,
+        store: ReviewStore,
+        manager: ModelManager | None = None,
+        cam_cache_items: int = 32,
+    ) -> None:
+        """`studio` serves the active version; `store` is the queue's database; `manager`
+        (versions and jobs) is told about saves, for the every-N-corrections trigger."""
         self.studio = studio
         self.store = store
+        self.manager = manager
         self._cams: OrderedDict[tuple[int, int, str], Future] = OrderedDict()
         self._cam_lock = threading.Lock()
         self._cam_items = cam_cache_items
@@ -172,12 +184,15 @@ class ReviewService:
         return cursor
 
     def current(self, cursor: QueueCursor) -> ItemView | None:
-        """The cursor's item (None at the end of the queue); starts the next item's maps."""
-        if cursor.item_id is None:
-            return None
-        upcoming = cursor.ids[cursor.pos + 1] if cursor.pos + 1 < len(cursor.ids) else None
-        self.prefetch(upcoming)
-        return self.item(cursor.item_id)
+        """The cursor's item as the editor now sees it (None at the end of the queue): its
+        version is what their save will be checked against. Starts the next item's maps."""
+        item = None if cursor.item_id is None else self.item(cursor.item_id)
+        cursor.version = item.version if item else None
+        cursor.shown_at = time.monotonic()
+        if item is not None:
+            upcoming = cursor.ids[cursor.pos + 1] if cursor.pos + 1 < len(cursor.ids) else None
+            self.prefetch(upcoming)
+        return item
 
     def move(self, cursor: QueueCursor, step: int) -> QueueCursor:
         """Next (+1) or previous (-1) item; pages on past the end of the loaded page."""
@@ -201,6 +216,8 @@ class ReviewService:
         if cursor.status not in ("all", saved.status):
             cursor.left += 1  # it left the filter: the next page starts one earlier
         self.move(cursor, +1)
+        if self.manager is not None:
+            self.manager.maybe_auto_train()
         return saved
 
     def undo(self, cursor: QueueCursor, username: str) -> ItemView:
@@ -222,20 +239,8 @@ class ReviewService:
         cursor.ids, cursor.pos, cursor.offset, cursor.left = [e.id for e in page], 0, offset, 0
         return True
 
-    def mark_shown(self, cursor: QueueCursor, item: ItemView | None) -> None:
-        """Remember the version the editor now sees (the lock their save will check)."""
-        cursor.version = item.version if item else None
-        cursor.shown_at = time.monotonic()
-
     def role(self, username: str) -> str:
-        """The user's role: from the auth file, or admin for the single local user."""
-        auth_file = self.studio.settings.auth_file
-        if not auth_file:
-            return "admin"
-        from mmgui.serve.auth import read_users
-
-        user = read_users(Path(auth_file)).get(username)
-        return user.role if user else "editor"
+        return role_of(self.studio.settings.auth_file, username)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from mmgui.config import PROJECT_ROOT, Settings
 from mmgui.data.image import ImageSource
@@ -49,6 +50,7 @@ class Studio:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        self._version_dir = settings.default_model_dir
         self._predictor: GenrePredictor | None = None
         self._torch_copy = None
 
@@ -60,8 +62,19 @@ class Studio:
     def predictor(self) -> GenrePredictor:
         with self._lock:
             if self._predictor is None:
-                self._predictor = GenrePredictor(self.settings.default_model_dir, self.settings)
+                self._predictor = GenrePredictor(self._version_dir, self.settings)
             return self._predictor
+
+    @property
+    def version_dir(self) -> Path:
+        return self._version_dir
+
+    def use_version(self, version_dir: Path) -> None:
+        """Serve another version from now on, without a restart: the new one is loaded
+        first, so requests in flight finish on the old one and none waits on a half swap."""
+        predictor = GenrePredictor(version_dir, self.settings)
+        with self._lock:
+            self._version_dir, self._predictor, self._torch_copy = version_dir, predictor, None
 
     def predict(
         self, poster: ImageSource | None, overview: str | None, title: str | None

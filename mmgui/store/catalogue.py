@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mmgui.data.catalogue import CatalogueRow, ExportRecord
+from mmgui.data.kaggle import MovieRecord
 from mmgui.genres import GENRES, genre_mask, genres_of_mask
 from mmgui.store.db import transaction
 from mmgui.store.review import ReviewStore, queue_scores
@@ -173,3 +174,21 @@ def export_records(
                 predicted=genres_of_mask(item.predicted_mask),
                 genre_probs=dict(zip(GENRES, probs, strict=True)) if probs else {},
             )
+
+
+def corrected_items(store: ReviewStore) -> list[MovieRecord]:
+    """Items an editor has reviewed (accepted or corrected), with their current labels, as
+    training records (`imdb_id` is the external id; posters from the media folder)."""
+    query = (
+        select(Item.external_id, Item.title, Item.overview, Item.poster_file, Item.labels_mask)
+        .where(Item.status == "reviewed", Item.labels_mask.is_not(None))
+        .order_by(Item.id)
+    )
+    with store.sessions() as session:
+        rows = session.execute(query).all()
+    return [
+        MovieRecord(external_id, 0, title, overview, store.media.path(poster),
+                    tuple(genres_of_mask(mask)), None)
+        for external_id, title, overview, poster, mask in rows
+        if poster or overview
+    ]  # fmt: skip

@@ -7,6 +7,7 @@ timeout, so the studio and a worker process can share the file; PostgreSQL is a 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mmgui.errors import MmguiError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Alembic's command API keeps module-level state (its `context` proxy): one run at a time.
+_MIGRATING = threading.Lock()
 
 
 def make_engine(url: str) -> Engine:
@@ -49,7 +52,7 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as connection:
+        with _MIGRATING, engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as err:

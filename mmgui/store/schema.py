@@ -108,6 +108,9 @@ class ModelVersion(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     promoted_by: Mapped[str | None] = mapped_column(String(200))
+    parent: Mapped[str | None] = mapped_column(String(200))  # the version it was tuned from
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    flagged: Mapped[str | None] = mapped_column(Text)  # why it looks worse than its parent
 
 
 class TrainingJob(Base):
@@ -115,6 +118,10 @@ class TrainingJob(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     requested_by: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(20), default="heads")  # heads | full
+    trigger: Mapped[str] = mapped_column(String(50), default="button")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -99,49 +99,75 @@ def _drop_modalities(
     return poster_present * ~drop_poster, overview_present * ~drop_overview
 
 
+def head_loss(
+    head: nn.Module,
+    batch: tuple[torch.Tensor, ...],
+    target: torch.Tensor,
+    config: HeadConfig,
+    settings: HeadTraining,
+    gen: torch.Generator,
+) -> torch.Tensor:
+    """BCE on the fused logits + the auxiliary per-modality BCE, with modality dropout.
+
+    `head` may be a `GenreHead` or a DistributedDataParallel wrapping one.
+    """
+    poster, overview, poster_present, overview_present = batch
+    p_present, o_present = _drop_modalities(
+        poster_present.cpu(), overview_present.cpu(), settings.modality_dropout, gen
+    )
+    out = head(poster, overview, p_present.to(poster.device), o_present.to(poster.device))
+    bce = nn.functional.binary_cross_entropy_with_logits
+    loss = bce(out["logits"], target)
+    if settings.aux_weight:
+        aux = [out[f"{m}_logits"] for m in config.modalities]
+        loss = loss + settings.aux_weight * sum(bce(a, target) for a in aux) / len(aux)
+    return loss
+
+
 def train_head(
     config: HeadConfig,
     train: FeatureSet,
     val: FeatureSet,
     settings: HeadTraining = HeadTraining(),
     on_epoch: Callable[[dict], None] | None = None,
+    init_state: dict | None = None,
+    device: str = "cpu",
 ) -> HeadResult:
-    """Train a head from scratch; return the weights of the epoch with the best val AUC."""
+    """Train a head (from scratch, or from `init_state` when finetuning); return the weights
+    of the epoch with the best val AUC. `on_epoch` may raise to stop (a cancelled job)."""
     torch.manual_seed(settings.seed)
     gen = torch.Generator().manual_seed(settings.seed)
     head = GenreHead(config)
+    if init_state is not None:
+        head.load_state_dict(init_state)
+    head.to(device)
     optimiser = torch.optim.AdamW(
         head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=settings.epochs)
-    bce = nn.BCEWithLogitsLoss()
-    poster, overview, poster_present, overview_present = train.tensors()
-    labels = torch.as_tensor(train.labels, dtype=torch.float32)
+    tensors = [t.to(device) for t in train.tensors()]
+    labels = torch.as_tensor(train.labels, dtype=torch.float32, device=device)
     val_only = val.only(config.modalities)
     best = HeadResult(head, -1, -1.0, [])
     best_state = copy.deepcopy(head.state_dict())
     for epoch in range(settings.epochs):
         head.train()
-        order = torch.randperm(len(train), generator=gen)
+        order = torch.randperm(len(train), generator=gen).to(device)
         total = 0.0
         for start in range(0, len(order), settings.batch_size):
             idx = order[start : start + settings.batch_size]
-            p_present, o_present = _drop_modalities(
-                poster_present[idx], overview_present[idx], settings.modality_dropout, gen
+            loss = head_loss(
+                head, tuple(t[idx] for t in tensors), labels[idx], config, settings, gen
             )
-            out = head(poster[idx], overview[idx], p_present, o_present)
-            target = labels[idx]
-            loss = bce(out["logits"], target)
-            if settings.aux_weight:
-                aux = [out[f"{m}_logits"] for m in config.modalities]
-                loss = loss + settings.aux_weight * sum(bce(a, target) for a in aux) / len(aux)
             optimiser.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(head.parameters(), 5.0)
             optimiser.step()
             total += float(loss.detach()) * len(idx)
         scheduler.step()
+        head.cpu()
         probs = 1 / (1 + np.exp(-head_logits(head, val_only)))
+        head.to(device)
         val_auc = evaluate_probs(val.labels, probs)["macro_roc_auc"]
         record = {
             "epoch": epoch + 1,
@@ -149,13 +175,14 @@ def train_head(
             "val_macro_roc_auc": val_auc,
         }
         best.history.append(record)
-        if on_epoch:
-            on_epoch(record)
         if val_auc > best.best_val_auc:
             best.best_epoch, best.best_val_auc = epoch + 1, val_auc
             best_state = copy.deepcopy(head.state_dict())
-        elif epoch + 1 - best.best_epoch >= settings.patience:
+        if on_epoch:
+            on_epoch(record)
+        if epoch + 1 - best.best_epoch >= settings.patience:
             break
-    head.load_state_dict(best_state)
+    head.cpu()
+    head.load_state_dict({k: v.cpu() for k, v in best_state.items()})
     head.eval()
     return best

@@ -68,7 +68,6 @@ def build(review: ReviewService) -> None:
         if state is None:
             return (None, "", None, "", gr.CheckboxGroup(value=[]), [], [], note)
         item = review.current(state)
-        review.mark_shown(state, item)
         total = review.store.count(state.status, state.genre)
         where = f"item {state.offset + state.pos - state.left + 1} of {total}"
         if item is None:

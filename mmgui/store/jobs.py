@@ -1,0 +1,210 @@
+"""Training jobs in the database: queued by the studio, claimed by exactly one worker.
+
+Claiming is a conditional `UPDATE ... WHERE id = :id AND status = 'queued'`: whichever worker's
+update matches first wins, on any database (PostgreSQL also skips rows other workers hold,
+`FOR UPDATE SKIP LOCKED`, so they do not queue up behind each other). A running job carries
+its worker (`host:pid`) and a heartbeat; a worker that starts marks jobs of dead workers
+failed, so a SIGKILL mid-job never leaves a job "running" forever.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from mmgui.errors import MmguiError
+from mmgui.store.db import transaction
+from mmgui.store.schema import Decision, TrainingJob, utcnow
+
+MODES = ("heads", "full")
+
+
+class JobCancelled(Exception):
+    """Raised inside a training loop when the job's cancel was requested."""
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: int
+    status: str
+    mode: str
+    trigger: str
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker: str | None
+    device: str | None
+    error: str | None
+    result_version: str | None
+    progress: list[dict]
+    params: dict
+    cancel_requested: bool
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class JobQueue:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def enqueue(
+        self, username: str, mode: str = "heads", trigger: str = "button", **params: object
+    ) -> int:
+        if mode not in MODES:
+            raise MmguiError(f"training mode must be one of {', '.join(MODES)}")
+        with transaction(self.sessions) as session:
+            job = TrainingJob(
+                requested_by=username, mode=mode, trigger=trigger, params=params, progress=[]
+            )
+            session.add(job)
+            session.flush()
+            return job.id
+
+    def claim(self, worker: str, device: str) -> JobView | None:
+        """Take the oldest queued job for `worker`, or None; never the same job twice."""
+        for _ in range(20):  # lost races move on to the next queued job
+            with transaction(self.sessions) as session:
+                query = select(TrainingJob.id).where(TrainingJob.status == "queued")
+                query = query.order_by(TrainingJob.id).limit(1)
+                if session.bind.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                job_id = session.scalar(query)
+                if job_id is None:
+                    return None
+                claimed = session.execute(
+                    update(TrainingJob)
+                    .where(TrainingJob.id == job_id, TrainingJob.status == "queued")
+                    .values(
+                        status="running",
+                        worker=worker,
+                        device=device,
+                        started_at=utcnow(),
+                        heartbeat_at=utcnow(),
+                    )
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+            if claimed == 1:
+                return self.get(job_id)
+        return None
+
+    def report(self, job_id: int, record: dict) -> None:
+        """Append one epoch's record to the job's progress and beat its heart; raises
+        `JobCancelled` if a cancel was requested (so the loop stops within one epoch)."""
+        with transaction(self.sessions) as session:
+            job = session.get(TrainingJob, job_id)
+            job.progress = [*job.progress, record]
+            job.heartbeat_at = utcnow()
+            cancelled = job.cancel_requested
+        if cancelled:
+            raise JobCancelled(f"job {job_id} cancelled")
+
+    def heartbeat(self, job_id: int) -> bool:
+        """Mark the job alive; returns whether a cancel was requested."""
+        with transaction(self.sessions) as session:
+            job = session.get(TrainingJob, job_id)
+            job.heartbeat_at = utcnow()
+            return job.cancel_requested
+
+    def finish(
+        self, job_id: int, status: str, error: str | None = None, version: str | None = None
+    ) -> None:
+        with transaction(self.sessions) as session:
+            job = session.get(TrainingJob, job_id)
+            job.status, job.error, job.result_version = status, error, version
+            job.finished_at = utcnow()
+
+    def request_cancel(self, job_id: int) -> str:
+        """Cancel a queued job now, or ask a running one to stop; returns the new status."""
+        with transaction(self.sessions) as session:
+            job = session.get(TrainingJob, job_id)
+            if job is None:
+                raise MmguiError(f"no training job {job_id}")
+            if job.status == "queued":
+                job.status, job.finished_at, job.error = (
+                    "cancelled",
+                    utcnow(),
+                    "cancelled before it started",
+                )
+            elif job.status == "running":
+                job.cancel_requested = True
+            return job.status
+
+    def recover(self, stale_after: timedelta, worker: str | None = None) -> list[int]:
+        """Fail running jobs whose worker is gone: on this host with a dead pid, or anywhere
+        with no heartbeat for `stale_after`. Returns the ids marked failed."""
+        host = (worker or this_worker()).split(":")[0]
+        failed = []
+        with transaction(self.sessions) as session:
+            for job in session.scalars(select(TrainingJob).where(TrainingJob.status == "running")):
+                job_host, _, pid = (job.worker or "").rpartition(":")
+                dead = job_host == host and pid.isdigit() and not _alive(int(pid))
+                beat = job.heartbeat_at or job.started_at
+                if beat is not None and beat.tzinfo is None:
+                    beat = beat.replace(tzinfo=utcnow().tzinfo)
+                stale = beat is None or utcnow() - beat > stale_after
+                if dead or stale:
+                    reason = (
+                        "its process is gone" if dead else f"no heartbeat since {beat:%H:%M:%S} UTC"
+                    )
+                    job.status, job.finished_at = "failed", utcnow()
+                    job.error = (
+                        f"worker {job.worker} stopped mid-job ({reason}); nothing was registered"
+                    )
+                    failed.append(job.id)
+        return failed
+
+    def get(self, job_id: int) -> JobView:
+        with self.sessions() as session:
+            job = session.get(TrainingJob, job_id)
+            if job is None:
+                raise MmguiError(f"no training job {job_id}")
+            return _view(job)
+
+    def recent(self, limit: int = 20) -> list[JobView]:
+        with self.sessions() as session:
+            query = select(TrainingJob).order_by(TrainingJob.id.desc()).limit(limit)
+            return [_view(j) for j in session.scalars(query)]
+
+    def pending(self) -> int:
+        """Jobs queued or running."""
+        with self.sessions() as session:
+            query = select(func.count(TrainingJob.id))
+            return session.scalar(query.where(TrainingJob.status.in_(("queued", "running"))))
+
+    def corrections_since_last_job(self) -> int:
+        """Editor decisions (accept / correct) made after the newest job was queued."""
+        with self.sessions() as session:
+            last = session.scalar(select(func.max(TrainingJob.created_at)))
+            query = select(func.count(Decision.id)).where(
+                Decision.action.in_(("accept", "correct"))
+            )
+            if last is not None:
+                query = query.where(Decision.created_at > last)
+            return session.scalar(query)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _view(job: TrainingJob) -> JobView:
+    return JobView(
+        job.id, job.status, job.mode, job.trigger, job.requested_by, job.created_at,
+        job.started_at, job.finished_at, job.worker, job.device, job.error,
+        job.result_version, list(job.progress or []), dict(job.params or {}),
+        bool(job.cancel_requested),
+    )  # fmt: skip
