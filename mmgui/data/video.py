@@ -1,0 +1,250 @@
+"""Clip decoding: sampled frames and the audio track, cut into segments.
+
+A clip is read with PyAV (the ffmpeg libraries inside the `av` wheel). Untrusted uploads are
+refused with an `MmguiError` that says what and why: not a video, an image, too long, too
+large a frame, truncated, or no decodable frame. Decoding honours the display-matrix rotation
+(as ffmpeg and players do). Frames are sampled at a reduced rate (`clip_frames_per_segment`
+per segment) and scaled down (`clip_max_side`); each segment also keeps one larger keyframe
+(`clip_keyframe_side`), the sampled frame nearest its middle, for genres and Grad-CAM. The
+audio track is mixed to mono float32 at `clip_audio_rate`; a clip without one still works.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from mmgui.config import Settings
+from mmgui.errors import MmguiError
+
+# Demuxers that read still images: such a file opens as a one-frame "video".
+_IMAGE_DEMUXERS = ("image2", "_pipe", "gif", "apng", "webp")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of the clip, `t_start` to `t_end` seconds."""
+
+    t_start: float
+    t_end: float
+    frames: list[np.ndarray]  # sampled (H, W, 3) uint8 RGB frames, `clip_max_side`
+    frame_times: list[float]  # their times in seconds
+    keyframe: np.ndarray  # (H, W, 3) uint8 RGB at `clip_keyframe_side`, nearest the middle
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A decoded clip; `audio` is empty when `has_audio` is False."""
+
+    duration: float  # seconds
+    fps: float
+    segments: list[Segment]
+    audio: np.ndarray  # (samples,) float32 mono in [-1, 1]
+    audio_rate: int
+    notices: tuple[str, ...] = field(default=())
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio.size > 0
+
+
+def load_clip(path: str | Path, settings: Settings | None = None) -> Clip:
+    """Decode `path` into segments of sampled frames plus the audio track.
+
+    Raises `MmguiError` for every problem with the file; the caller may rely on at least one
+    segment, each with at least one frame and a keyframe.
+    """
+    settings = settings or Settings.load()
+    path = Path(path)
+    _check_file(path, settings)
+    container = _open(path)
+    with container:
+        stream = _video_stream(container, path)
+        declared = _declared_duration(container, stream)
+        _check_limits(stream, declared, path, settings)
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+        samples = _decode_frames(container, stream, fps, path, settings)
+    audio, audio_notices = _decode_audio(path, settings.clip_audio_rate)
+    last = samples[-1][0]
+    duration = max(declared or 0.0, last + (1.0 / fps if fps else 0.0))
+    notices = list(audio_notices)
+    if declared and last + settings.clip_segment_s < declared:
+        notices.append(f"the video stops at {last:.1f} s of a declared {declared:.1f} s")
+        duration = last + (1.0 / fps if fps else 0.0)
+    segments = _cut(samples, duration, settings)
+    return Clip(duration, fps, segments, audio, settings.clip_audio_rate, tuple(notices))
+
+
+def _check_file(path: Path, settings: Settings) -> None:
+    if not path.exists():
+        raise MmguiError(f"{path}: no such file")
+    if path.is_dir():
+        raise MmguiError(f"{path}: is a folder, not a video file")
+    size = path.stat().st_size
+    if size == 0:
+        raise MmguiError(f"{path}: the file is empty (0 bytes)")
+    if size > settings.max_upload_mb * 1024 * 1024:
+        raise MmguiError(
+            f"{path}: the file is {size / 2**20:.1f} MB, above the "
+            f"{settings.max_upload_mb:g} MB upload limit"
+        )
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except PermissionError as err:
+        raise MmguiError(f"{path}: permission denied when reading the file") from err
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
+        raise MmguiError(
+            f"{path}: not a video in a format we can read, or the file is truncated ({err})"
+        ) from err
+    name = container.format.name
+    if any(part in name for part in _IMAGE_DEMUXERS):
+        container.close()
+        raise MmguiError(f"{path}: this is an image, not a video; use the Predict tab for posters")
+    return container
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
+    if not container.streams.video:
+        container.close()
+        kind = "an audio file" if container.streams.audio else "a file"
+        raise MmguiError(f"{path}: this is {kind} with no video track")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return stream
+
+
+def _declared_duration(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _check_limits(stream: av.VideoStream, declared: float, path: Path, settings: Settings) -> None:
+    limit = settings.clip_max_duration_s
+    if declared > limit:
+        raise MmguiError(
+            f"{path}: the clip is {declared:.0f} s long, above the {limit:.0f} s limit; "
+            "cut it shorter"
+        )
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > settings.clip_max_pixels:
+        raise MmguiError(
+            f"{path}: frames are {width}×{height}, above the "
+            f"{settings.clip_max_pixels / 1e6:.1f} MP limit"
+        )
+
+
+def _decode_frames(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    fps: float,
+    path: Path,
+    settings: Settings,
+) -> list[tuple[float, np.ndarray]]:
+    """[(time, keyframe-size RGB frame)] at `clip_frames_per_segment` per segment."""
+    step = settings.clip_segment_s / settings.clip_frames_per_segment
+    frame_step = 1.0 / (fps or 25.0)
+    next_time = step / 2
+    samples: list[tuple[float, np.ndarray]] = []
+    try:
+        for frame in container.decode(stream):
+            time = float(frame.time or 0.0)
+            if time + frame_step / 2 < next_time:
+                continue
+            if time > settings.clip_max_duration_s:
+                raise MmguiError(
+                    f"{path}: the clip is longer than the "
+                    f"{settings.clip_max_duration_s:.0f} s limit; cut it shorter"
+                )
+            samples.append((time, _rgb(frame, settings.clip_keyframe_side)))
+            while next_time <= time + frame_step / 2:
+                next_time += step
+    except av.FFmpegError as err:
+        if not samples:
+            raise MmguiError(f"{path}: the video is corrupt or truncated ({err})") from err
+    if not samples:
+        raise MmguiError(f"{path}: the video has no frames that can be decoded")
+    return samples
+
+
+def _rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
+    """The frame as RGB, longer side at most `max_side`, turned upright per its display matrix."""
+    scale = min(1.0, max_side / max(frame.width, frame.height))
+    width = max(2, round(frame.width * scale))
+    height = max(2, round(frame.height * scale))
+    rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+    turns = round(frame.rotation / 90) % 4  # display matrix angle, counter-clockwise
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def _cut(
+    samples: list[tuple[float, np.ndarray]], duration: float, settings: Settings
+) -> list[Segment]:
+    """Group the sampled frames into segments; a tail under half a segment joins the last one."""
+    length = settings.clip_segment_s
+    count = max(1, math.ceil(duration / length - 0.5))
+    bounds = [(k * length, (k + 1) * length) for k in range(count)]
+    bounds[-1] = (bounds[-1][0], duration)
+    segments = []
+    for t_start, t_end in bounds:
+        inside = [(t, f) for t, f in samples if t_start <= t < t_end] or [
+            _last_before(samples, t_end)
+        ]
+        middle = (t_start + t_end) / 2
+        _, keyframe = min(inside, key=lambda tf: abs(tf[0] - middle))
+        segments.append(
+            Segment(
+                t_start=round(t_start, 3),
+                t_end=round(t_end, 3),
+                frames=[_shrink(f, settings.clip_max_side) for _, f in inside],
+                frame_times=[t for t, _ in inside],
+                keyframe=keyframe,
+            )
+        )
+    return segments
+
+
+def _last_before(samples: list[tuple[float, np.ndarray]], time: float) -> tuple[float, np.ndarray]:
+    earlier = [s for s in samples if s[0] < time]
+    return earlier[-1] if earlier else samples[0]
+
+
+def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = max_side / max(width, height)
+    if scale >= 1.0:
+        return rgb
+    size = (max(2, round(width * scale)), max(2, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def _decode_audio(path: Path, rate: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The first audio track as mono float32 at `rate` Hz; empty (with a notice) if none."""
+    empty = np.zeros(0, dtype=np.float32)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                return empty, (
+                    "the clip has no audio track: the emotion line uses the picture only",
+                )
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            chunks = []
+            for frame in container.decode(stream):
+                chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
+            chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+    except av.FFmpegError as err:
+        return empty, (f"the audio track could not be decoded ({err}); using the picture only",)
+    if not chunks:
+        return empty, ("the audio track is empty: the emotion line uses the picture only",)
+    return np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32), ()
