@@ -51,9 +51,10 @@ class Settings:
     clip_frames_per_segment: int = 6  # sampled frames per segment (motion, cuts, colour)
     clip_max_keyframes: int = 16  # at most this many keyframes through the poster backbone
     clip_cam_keyframes: int = 4  # keyframes shown with Grad-CAM in the Clip tab
-    clip_attention_temperature: float = 0.1  # softmax temperature of the keyframe attention
+    clip_attention_temperature: float = 0.02  # softmax temperature of the keyframe attention
     clip_audio_rate: int = 16_000  # the audio track, mono, resampled to this many Hz
     clip_smoothing_s: float = 8.0  # width of the Kaiser window smoothing the emotion line
+    affect_model: str = ""  # an affect version folder (train-affect); empty: training-free
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

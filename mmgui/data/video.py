@@ -22,6 +22,8 @@ import numpy as np
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
 
+NO_AUDIO = "the clip has no audio track: the emotion line uses the picture only"
+
 # Demuxers that read still images: such a file opens as a one-frame "video".
 _IMAGE_DEMUXERS = ("image2", "_pipe", "gif", "apng", "webp")
 
@@ -102,7 +104,8 @@ def _open(path: Path) -> av.container.InputContainer:
         raise MmguiError(f"{path}: permission denied when reading the file") from err
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
         raise MmguiError(
-            f"{path}: not a video in a format we can read, or the file is truncated ({err})"
+            f"{path}: not a video in a format we can read, or the file is truncated "
+            f"({_reason(err)})"
         ) from err
     name = container.format.name
     if any(part in name for part in _IMAGE_DEMUXERS):
@@ -171,7 +174,7 @@ def _decode_frames(
                 next_time += step
     except av.FFmpegError as err:
         if not samples:
-            raise MmguiError(f"{path}: the video is corrupt or truncated ({err})") from err
+            raise MmguiError(f"{path}: the video is corrupt or truncated ({_reason(err)})") from err
     if not samples:
         raise MmguiError(f"{path}: the video has no frames that can be decoded")
     return samples
@@ -234,9 +237,7 @@ def _decode_audio(path: Path, rate: int) -> tuple[np.ndarray, tuple[str, ...]]:
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.audio:
-                return empty, (
-                    "the clip has no audio track: the emotion line uses the picture only",
-                )
+                return empty, (NO_AUDIO,)
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
             chunks = []
@@ -244,7 +245,12 @@ def _decode_audio(path: Path, rate: int) -> tuple[np.ndarray, tuple[str, ...]]:
                 chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
             chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
     except av.FFmpegError as err:
-        return empty, (f"the audio track could not be decoded ({err}); using the picture only",)
+        return empty, (f"the audio track could not be decoded ({_reason(err)}); picture only",)
     if not chunks:
         return empty, ("the audio track is empty: the emotion line uses the picture only",)
     return np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32), ()
+
+
+def _reason(err: Exception) -> str:
+    """ffmpeg's reason without the path it repeats."""
+    return getattr(err, "strerror", None) or str(err)

@@ -82,8 +82,9 @@ class FilmGrammarAffect:
         """Kaiser-window moving average; edges weigh only the segments that exist."""
         if len(self.window) == 1 or len(values) == 1:
             return values.astype(np.float32)
-        weighted = np.convolve(values, self.window, mode="same")
-        norm = np.convolve(np.ones_like(values), self.window, mode="same")
+        centre = slice((len(self.window) - 1) // 2, (len(self.window) - 1) // 2 + len(values))
+        weighted = np.convolve(values, self.window)[centre]
+        norm = np.convolve(np.ones_like(values), self.window)[centre]
         return (weighted / norm).astype(np.float32)
 
 
