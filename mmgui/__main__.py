@@ -114,6 +114,17 @@ def cmd_clip(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_train_affect(args: argparse.Namespace) -> None:
+    from mmgui.training.affect import AffectTraining, train_affect
+
+    log = (lambda message: print(message, file=sys.stderr)) if not args.quiet else (lambda _: None)
+    training = AffectTraining(slots=args.slots, epochs=args.epochs, seed=args.seed)
+    out = train_affect(
+        Path(args.annotations), Path(args.out), _settings(args), training, args.overwrite, log
+    )
+    print(out)
+
+
 def add_clip_commands(commands: argparse._SubParsersAction) -> None:
     clip = commands.add_parser("clip", help="emotion line and genres of a video clip")
     clip.add_argument("path", help="the video file")
@@ -123,6 +134,20 @@ def add_clip_commands(commands: argparse._SubParsersAction) -> None:
     clip.add_argument("--affect-model", help="an affect version from train-affect")
     clip.add_argument("--json", action="store_true", help="print one JSON object")
     clip.set_defaults(run=cmd_clip)
+
+    affect = commands.add_parser(
+        "train-affect", help="train the emotion-line model on valence/arousal annotations"
+    )
+    affect.add_argument(
+        "--annotations", required=True, help="CSV: clip, t_start, t_end, valence, arousal"
+    )
+    affect.add_argument("--out", required=True, help="the affect version folder to write")
+    affect.add_argument("--slots", type=int, default=4, help="memory slots; 0: per-segment")
+    affect.add_argument("--epochs", type=int, default=300)
+    affect.add_argument("--seed", type=int, default=0)
+    affect.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    affect.add_argument("--quiet", action="store_true")
+    affect.set_defaults(run=cmd_train_affect)
 
 
 # --- end of clips ---

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from mmgui.config import Settings
+from mmgui.data.affect_features import FEATURE_INDEX, clip_features
 from mmgui.data.video import load_clip
 from mmgui.serve.affect import FilmGrammarAffect
-from mmgui.serve.affect_features import FEATURE_INDEX, clip_features
 from tests.clip_fixtures import calm_then_intense
 
 
@@ -43,7 +43,7 @@ def test_features_see_cuts_motion_and_sound_where_they_are(tmp_path: Path) -> No
 
 
 def test_pitch_is_found_on_a_tone() -> None:
-    from mmgui.serve.affect_features import _pitch
+    from mmgui.data.affect_features import _pitch
 
     rate = 16_000
     tone = np.sin(2 * np.pi * 220 * np.arange(2048) / rate).astype(np.float32)
@@ -58,3 +58,73 @@ def test_smoothing_keeps_one_value_per_segment(count: int) -> None:
     smooth = model._smooth(values)
     assert smooth.shape == values.shape
     assert smooth.min() >= values.min() - 1e-6 and smooth.max() <= values.max() + 1e-6
+
+
+def test_the_memory_model_learns_a_long_range_dependency_the_per_segment_model_cannot() -> None:
+    from mmgui.training.affect import AffectTraining, affect_mse, fit_affect, synthetic_clips
+
+    train, held_out = synthetic_clips(256, seed=0), synthetic_clips(256, seed=1)
+    memory = fit_affect(train, AffectTraining(slots=4, epochs=100))
+    per_segment = fit_affect(train, AffectTraining(slots=0, epochs=100))
+    memory_mse, per_segment_mse = affect_mse(memory, held_out), affect_mse(per_segment, held_out)
+    assert memory_mse < 0.05
+    assert memory_mse < 0.25 * per_segment_mse, (memory_mse, per_segment_mse)
+
+
+def _annotations(folder: Path) -> Path:
+    calm_then_intense(folder / "a.mp4")
+    calm_then_intense(folder / "b.mp4", audio=False)
+    rows = ["clip,t_start,t_end,valence,arousal"]
+    for name in ("a.mp4", "b.mp4"):
+        rows += [f"{name},0,6,-0.5,-0.6", f"{name},6,12,0.6,0.7"]
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return folder / "labels.csv"
+
+
+def test_train_affect_writes_a_version_the_emotion_line_serves(tmp_path: Path) -> None:
+    from mmgui.__main__ import main
+    from mmgui.serve.affect import LearnedAffect
+
+    out = tmp_path / "affect-v1"
+    assert (
+        main(
+            [
+                "train-affect",
+                "--annotations",
+                str(_annotations(tmp_path)),
+                "--out",
+                str(out),
+                "--epochs",
+                "60",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    learned = LearnedAffect(out)
+    settings = Settings.load()
+    clip = load_clip(tmp_path / "a.mp4", settings)
+    valence, arousal = learned.line(clip_features(clip, settings.clip_frames_per_segment))
+    assert len(valence) == len(clip.segments)
+    assert valence[3:].mean() > valence[:3].mean()
+    assert arousal[3:].mean() > arousal[:3].mean()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("clip,start,end,valence,arousal\n", "missing column"),
+        ("clip,t_start,t_end,valence,arousal\na.mp4,0,2,high,0\n", "line 2: .* must be numbers"),
+        ("clip,t_start,t_end,valence,arousal\na.mp4,0,2,3,0\n", r"line 2: .* \[-1, 1\]"),
+        ("clip,t_start,t_end,valence,arousal\na.mp4,4,2,0,0\n", "line 2: need 0 <= t_start"),
+        ("clip,t_start,t_end,valence,arousal\n", "no annotation rows"),
+    ],
+)
+def test_bad_annotation_files_are_refused(tmp_path: Path, content: str, message: str) -> None:
+    from mmgui.errors import MmguiError
+    from mmgui.training.affect import read_annotations
+
+    path = tmp_path / "labels.csv"
+    path.write_text(content)
+    with pytest.raises(MmguiError, match=message):
+        read_annotations(path)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mmgui.data.affect_features import FEATURE_INDEX, ClipFeatures
 from mmgui.errors import MmguiError
-from mmgui.serve.affect_features import FEATURE_INDEX, ClipFeatures
 
 TRAINING_FREE = "film-grammar (training-free)"
 

@@ -24,13 +24,13 @@ import numpy as np
 from PIL import Image
 
 from mmgui.config import Settings
+from mmgui.data.affect_features import clip_features
 from mmgui.data.image import preprocess
 from mmgui.data.text import encoder_text
 from mmgui.data.video import Clip, load_clip
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.affect import FilmGrammarAffect, LearnedAffect
-from mmgui.serve.affect_features import clip_features
 from mmgui.serve.predictor import GenrePredictor, HeadEngine
 
 
