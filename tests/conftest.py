@@ -39,3 +39,17 @@ def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield app.local_url
     finally:
         app.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_settings(tmp_path_factory: pytest.TempPathFactory):
+    """Settings whose default model is a tiny version trained on the fixture (clip tests)."""
+    from mmgui.config import Settings
+    from mmgui.training.train import train_version
+
+    root = tmp_path_factory.mktemp("tiny")
+    settings = Settings.load(models_dir=root / "models", cache_dir=root / "cache")
+    train_version(
+        KAGGLE_FIXTURE, str(TINY_CONFIG), settings.default_model_dir, settings, log=lambda _: None
+    )
+    return settings

@@ -8,7 +8,7 @@ import gradio as gr
 
 from mmgui.config import Settings
 from mmgui.serve.studio import Studio
-from mmgui.ui import predict_tab
+from mmgui.ui import clip_tab, predict_tab
 
 
 def build_app(studio: Studio) -> gr.Blocks:
@@ -16,6 +16,8 @@ def build_app(studio: Studio) -> gr.Blocks:
         gr.Markdown("# mmgui — film genre studio")
         with gr.Tab("Predict"):
             predict_tab.build(studio)
+        with gr.Tab("Clip"):
+            clip_tab.build(studio)
     return app
 
 
