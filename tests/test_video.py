@@ -93,3 +93,12 @@ def test_limits_come_from_the_settings(clip_path: Path) -> None:
         load_clip(clip_path, Settings.load(max_upload_mb=0.01))
     with pytest.raises(MmguiError, match="MP limit"):
         load_clip(clip_path, Settings.load(clip_max_pixels=100 * 100))
+
+
+def test_a_clip_cut_short_is_analysed_up_to_the_cut_with_a_notice(tmp_path: Path) -> None:
+    full = calm_then_intense(tmp_path / "full.mkv").read_bytes()  # Matroska streams in order
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(full[: int(len(full) * 0.6)])
+    clip = load_clip(cut)
+    assert clip.duration < 11
+    assert any("the video stops at" in notice for notice in clip.notices)

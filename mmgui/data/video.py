@@ -70,11 +70,11 @@ def load_clip(path: str | Path, settings: Settings | None = None) -> Clip:
         declared = _declared_duration(container, stream)
         _check_limits(stream, declared, path, settings)
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-        samples = _decode_frames(container, stream, fps, path, settings)
+        samples, video_notices = _decode_frames(container, stream, fps, path, settings)
     audio, audio_notices = _decode_audio(path, settings.clip_audio_rate)
-    last = samples[-1][0]
+    last = samples[-1].time
     duration = max(declared or 0.0, last + (1.0 / fps if fps else 0.0))
-    notices = list(audio_notices)
+    notices = [*video_notices, *audio_notices]
     if declared and last + settings.clip_segment_s < declared:
         notices.append(f"the video stops at {last:.1f} s of a declared {declared:.1f} s")
         duration = last + (1.0 / fps if fps else 0.0)
@@ -150,18 +150,31 @@ def _check_limits(stream: av.VideoStream, declared: float, path: Path, settings:
         )
 
 
+@dataclass
+class _Sample:
+    time: float
+    frame: np.ndarray  # `clip_max_side`
+    keyframe: np.ndarray | None  # `clip_keyframe_side`, kept only for the best keyframe candidate
+
+
 def _decode_frames(
     container: av.container.InputContainer,
     stream: av.VideoStream,
     fps: float,
     path: Path,
     settings: Settings,
-) -> list[tuple[float, np.ndarray]]:
-    """[(time, keyframe-size RGB frame)] at `clip_frames_per_segment` per segment."""
-    step = settings.clip_segment_s / settings.clip_frames_per_segment
+) -> tuple[list[_Sample], tuple[str, ...]]:
+    """Frames at `clip_frames_per_segment` per segment, plus a notice if decoding broke off.
+
+    Only the frame nearest each segment's middle keeps its keyframe-size copy, so memory
+    grows with the small frames alone.
+    """
+    length = settings.clip_segment_s
+    step = length / settings.clip_frames_per_segment
     frame_step = 1.0 / (fps or 25.0)
     next_time = step / 2
-    samples: list[tuple[float, np.ndarray]] = []
+    samples: list[_Sample] = []
+    best: dict[int, _Sample] = {}
     try:
         for frame in container.decode(stream):
             time = float(frame.time or 0.0)
@@ -172,15 +185,34 @@ def _decode_frames(
                     f"{path}: the clip is longer than the "
                     f"{settings.clip_max_duration_s:.0f} s limit; cut it shorter"
                 )
-            samples.append((time, _rgb(frame, settings.clip_keyframe_side)))
+            large = _rgb(frame, settings.clip_keyframe_side)
+            sample = _Sample(time, _shrink(large, settings.clip_max_side), None)
+            samples.append(sample)
+            _keep_if_central(sample, large, best, length)
             while next_time <= time + frame_step / 2:
                 next_time += step
     except av.FFmpegError as err:
         if not samples:
             raise MmguiError(f"{path}: the video is corrupt or truncated ({_reason(err)})") from err
+        notice = f"the video is damaged after {samples[-1].time:.1f} s ({_reason(err)}); "
+        return samples, (notice + "analysed up to there",)
     if not samples:
         raise MmguiError(f"{path}: the video has no frames that can be decoded")
-    return samples
+    return samples, ()
+
+
+def _keep_if_central(
+    sample: _Sample, large: np.ndarray, best: dict[int, _Sample], length: float
+) -> None:
+    """Give `sample` its keyframe copy if it is the nearest yet to its segment's middle."""
+    index = int(sample.time // length)
+    middle = (index + 0.5) * length
+    current = best.get(index)
+    if current is None or abs(sample.time - middle) < abs(current.time - middle):
+        if current is not None:
+            current.keyframe = None
+        sample.keyframe = large
+        best[index] = sample
 
 
 def _rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
@@ -193,35 +225,34 @@ def _rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
-def _cut(
-    samples: list[tuple[float, np.ndarray]], duration: float, settings: Settings
-) -> list[Segment]:
+def _cut(samples: list[_Sample], duration: float, settings: Settings) -> list[Segment]:
     """Group the sampled frames into segments; a tail under half a segment joins the last one."""
     length = settings.clip_segment_s
     count = max(1, math.ceil(duration / length - 0.5))
     bounds = [(k * length, (k + 1) * length) for k in range(count)]
     bounds[-1] = (bounds[-1][0], duration)
+    candidates = [s for s in samples if s.keyframe is not None]
     segments = []
     for t_start, t_end in bounds:
-        inside = [(t, f) for t, f in samples if t_start <= t < t_end] or [
-            _last_before(samples, t_end)
-        ]
+        inside = [s for s in samples if t_start <= s.time < t_end]
+        inside = inside or [_last_before(samples, t_end)]
         middle = (t_start + t_end) / 2
-        _, keyframe = min(inside, key=lambda tf: abs(tf[0] - middle))
+        central = [s for s in inside if s.keyframe is not None] or candidates
+        keyframe = min(central, key=lambda s: abs(s.time - middle)).keyframe
         segments.append(
             Segment(
                 t_start=round(t_start, 3),
                 t_end=round(t_end, 3),
-                frames=[_shrink(f, settings.clip_max_side) for _, f in inside],
-                frame_times=[t for t, _ in inside],
+                frames=[s.frame for s in inside],
+                frame_times=[s.time for s in inside],
                 keyframe=keyframe,
             )
         )
     return segments
 
 
-def _last_before(samples: list[tuple[float, np.ndarray]], time: float) -> tuple[float, np.ndarray]:
-    earlier = [s for s in samples if s[0] < time]
+def _last_before(samples: list[_Sample], time: float) -> _Sample:
+    earlier = [s for s in samples if s.time < time]
     return earlier[-1] if earlier else samples[0]
 
 
