@@ -36,7 +36,7 @@ def emotion_line(analysis: ClipAnalysis) -> go.Figure:
             )
         )
     figure.update_layout(
-        title=f"Emotion line ({analysis.affect_model})",
+        title=f"Emotion line — {analysis.affect_model}",
         xaxis={"title": "time (s)", "range": [0, analysis.duration]},
         yaxis={"title": "[-1, 1]", "range": [-1.05, 1.05]},
         hovermode="x unified",
