@@ -81,33 +81,29 @@ def _annotations(folder: Path) -> Path:
     return folder / "labels.csv"
 
 
-def test_train_affect_writes_a_version_the_emotion_line_serves(tmp_path: Path) -> None:
+def train_affect_version(folder: Path) -> Path:
     from mmgui.__main__ import main
+
+    out = folder / "affect-v1"
+    labels = str(_annotations(folder))
+    args = ["train-affect", "--annotations", labels, "--out", str(out), "--epochs", "60", "--quiet"]
+    assert main(args) == 0
+    return out
+
+
+def test_train_affect_writes_a_version_the_emotion_line_serves(tmp_path: Path) -> None:
+    from mmgui.errors import MmguiError
     from mmgui.serve.affect import LearnedAffect
 
-    out = tmp_path / "affect-v1"
-    assert (
-        main(
-            [
-                "train-affect",
-                "--annotations",
-                str(_annotations(tmp_path)),
-                "--out",
-                str(out),
-                "--epochs",
-                "60",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
-    learned = LearnedAffect(out)
+    learned = LearnedAffect(train_affect_version(tmp_path))
     settings = Settings.load()
     clip = load_clip(tmp_path / "a.mp4", settings)
     valence, arousal = learned.line(clip_features(clip, settings.clip_frames_per_segment))
     assert len(valence) == len(clip.segments)
     assert valence[3:].mean() > valence[:3].mean()
     assert arousal[3:].mean() > arousal[:3].mean()
+    with pytest.raises(MmguiError, match="trained on 2 s segments of 6 frames"):
+        learned.check_settings(segment_s=4.0, frames_per_segment=6)
 
 
 @pytest.mark.parametrize(

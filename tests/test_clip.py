@@ -81,6 +81,22 @@ def test_the_clip_command_prints_one_json_object(
     assert result["seconds"] > 0
 
 
+def test_the_clip_command_serves_a_trained_affect_model(
+    tiny_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from mmgui.__main__ import main
+    from tests.test_affect import train_affect_version
+
+    affect = train_affect_version(tmp_path)
+    capsys.readouterr()
+    model = str(tiny_settings.default_model_dir)
+    args = ["clip", str(tmp_path / "a.mp4"), "--model", model, "--affect-model", str(affect)]
+    assert main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["affect_model"] == "affect-v1"
+    assert len(result["segments"]) == 6
+
+
 def test_the_clip_command_exits_2_with_a_message_on_a_bad_file(
     tiny_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmgui.data.affect_features import FEATURE_INDEX, ClipFeatures
+from mmgui.data.affect_features import FEATURE_INDEX, FRAME_FEATURES, ClipFeatures
 from mmgui.errors import MmguiError
 
 TRAINING_FREE = "film-grammar (training-free)"
@@ -101,12 +101,23 @@ class LearnedAffect:
         meta = read_model_json(version)
         if meta.get("kind") != "affect":
             raise MmguiError(f"{version}: not an affect model (kind {meta.get('kind')!r})")
+        if meta.get("feature_names") != list(FRAME_FEATURES):
+            raise MmguiError(f"{version}: trained on other features than this code computes")
         self.name: str = meta["name"]
         self.frames_per_segment: int = meta["frames_per_segment"]
         self.segment_s: float = meta["segment_s"]
         self.model = AffectModel(AffectConfig.from_dict(meta["affect"])).eval()
         self.model.load_state_dict(load_file(Path(version) / "affect.safetensors"))
         self._torch = torch
+
+    def check_settings(self, segment_s: float, frames_per_segment: int) -> None:
+        """The model reads segments as it was trained on them, or not at all."""
+        if (segment_s, frames_per_segment) != (self.segment_s, self.frames_per_segment):
+            raise MmguiError(
+                f"affect model {self.name} was trained on {self.segment_s:g} s segments of "
+                f"{self.frames_per_segment} frames; the settings say {segment_s:g} s and "
+                f"{frames_per_segment}: set MMGUI_CLIP_SEGMENT_S / MMGUI_CLIP_FRAMES_PER_SEGMENT"
+            )
 
     def line(self, features: ClipFeatures) -> tuple[np.ndarray, np.ndarray]:
         torch = self._torch

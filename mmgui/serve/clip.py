@@ -93,6 +93,9 @@ class ClipAnalyser:
         self.settings: Settings = predictor.settings
         if affect_model:
             self.affect: FilmGrammarAffect | LearnedAffect = LearnedAffect(Path(affect_model))
+            self.affect.check_settings(
+                self.settings.clip_segment_s, self.settings.clip_frames_per_segment
+            )
         else:
             self.affect = FilmGrammarAffect(
                 self.settings.clip_segment_s, self.settings.clip_smoothing_s
