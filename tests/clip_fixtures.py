@@ -52,11 +52,11 @@ def write_clip(path: Path, frames: list[np.ndarray], audio: np.ndarray | None) -
             container.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(video.encode(None))
         if sound is not None:
-            _write_audio(container, sound, audio)
+            write_audio(container, sound, audio)
     return path
 
 
-def _write_audio(container: av.container.OutputContainer, sound, audio: np.ndarray) -> None:
+def write_audio(container: av.container.OutputContainer, sound, audio: np.ndarray) -> None:
     block = 1024
     pcm = np.clip(audio, -1, 1).astype(np.float32)
     for start in range(0, len(pcm), block):
@@ -76,7 +76,7 @@ def video_without_frames(path: Path) -> Path:
         video.width, video.height = SIZE
         video.pix_fmt = "yuv420p"
         sound = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-        _write_audio(container, sound, np.zeros(AUDIO_RATE))
+        write_audio(container, sound, np.zeros(AUDIO_RATE))
     return path
 
 

@@ -102,3 +102,17 @@ def test_a_clip_cut_short_is_analysed_up_to_the_cut_with_a_notice(tmp_path: Path
     clip = load_clip(cut)
     assert clip.duration < 11
     assert any("the video stops at" in notice for notice in clip.notices)
+
+
+def test_an_audio_file_is_refused_as_such(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    from tests.clip_fixtures import AUDIO_RATE, write_audio
+
+    song = tmp_path / "song.mka"
+    with av.open(str(song), "w") as container:
+        sound = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+        write_audio(container, sound, np.zeros(AUDIO_RATE))
+    with pytest.raises(MmguiError, match="this is an audio file with no video track"):
+        load_clip(song)

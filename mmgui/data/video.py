@@ -115,11 +115,15 @@ def _open(path: Path) -> av.container.InputContainer:
 
 
 def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
-    if not container.streams.video:
-        container.close()
+    # An audio file's cover art is a one-picture "video" stream: not a video track.
+    moving = [
+        s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+    ]
+    if not moving:
         kind = "an audio file" if container.streams.audio else "a file"
+        container.close()
         raise MmguiError(f"{path}: this is {kind} with no video track")
-    stream = container.streams.video[0]
+    stream = moving[0]
     stream.thread_type = "AUTO"
     # Frames are sampled at a few per second, so frames no other frame refers to (B-frames)
     # need not be decoded at all: about a third less decoding on typical H.264.
