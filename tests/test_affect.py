@@ -124,3 +124,19 @@ def test_bad_annotation_files_are_refused(tmp_path: Path, content: str, message:
     path.write_text(content)
     with pytest.raises(MmguiError, match=message):
         read_annotations(path)
+
+
+SINTEL = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "sintel_trailer_480p.mp4"
+)
+
+
+@pytest.mark.skipif(not SINTEL.exists(), reason="the shared clips are not next to this checkout")
+def test_on_the_sintel_trailer_the_fight_is_more_arousing_than_the_desert() -> None:
+    settings = Settings.load(max_upload_mb=10)
+    features = clip_features(load_clip(SINTEL, settings), settings.clip_frames_per_segment)
+    _, arousal = FilmGrammarAffect(settings.clip_segment_s, settings.clip_smoothing_s).line(
+        features
+    )
+    fight, desert = arousal[10:17].mean(), arousal[17:21].mean()  # 20–34 s and 34–42 s
+    assert fight > desert + 0.2

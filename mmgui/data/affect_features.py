@@ -51,7 +51,8 @@ def clip_features(clip: Clip, frames_per_segment: int) -> ClipFeatures:
     """`FRAME_FEATURES` for every sampled frame of `clip`, grouped by segment."""
     rows = _picture_rows(clip)
     times = np.array([t for s in clip.segments for t in s.frame_times], dtype=np.float64)
-    step = clip.segments[0].t_end / frames_per_segment
+    # The sampling interval: each frame's sound window spans the time until the next one.
+    step = float(np.median(np.diff(times))) if len(times) > 1 else clip.duration
     rows[:, FEATURE_INDEX["loudness"] :] = _sound_rows(clip, times, step)
     count = len(clip.segments)
     frames = np.zeros((count, frames_per_segment, len(FRAME_FEATURES)), dtype=np.float32)
