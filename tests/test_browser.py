@@ -72,3 +72,13 @@ def test_the_clip_tab_draws_the_emotion_line(browser, studio_url: str, tmp_path:
     assert page.locator(".js-plotly-plot image").count() >= 6  # the keyframe strip
     page.screenshot(path=str(tmp_path / "clip.png"), full_page=True)
     shutil.copy(tmp_path / "clip.png", Path("/tmp") / "mmgui_clip_tab.png")
+
+
+def test_the_demo_clip_runs_in_one_click(browser, studio_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Clip").click()
+    page.get_by_text("Caminandes: Llama Drama").first.click()
+    page.get_by_text("Tags:").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    assert page.get_by_text("no audio track").count() >= 1  # the notice, shown as a warning
