@@ -8,7 +8,7 @@ Two models share one face, `line(features) -> (valence, arousal)`:
   (shot-cut rate) r(k) and sound energy e(k), smoothed over time with a Kaiser window:
   A(k) = K ∗ (α·m(k) + β·r(k) + γ·e(k)), α = β = γ (without audio, α = β and γ = 0).
   **Valence** from Valdez & Mehrabian (1994), "Effects of color on emotions", J. Exp.
-  Psychol. Gen. 123(4): pleasure = 0.69·brightness + 0.22·saturation, plus a sound cue (a
+  Psychol. Gen. 123(4): pleasure = 0.69·brightness + 0.22·saturation, plus our own sound cue (a
   brighter spectrum, i.e. a higher spectral centroid, reads as more pleasant), smoothed the
   same way. The scales below map typical film values to [0, 1]; no valence/arousal ground
   truth ships with the project, so the line is uncalibrated: it orders moments, it does not
