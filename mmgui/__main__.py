@@ -169,6 +169,68 @@ def cmd_add_user(args: argparse.Namespace) -> None:
 SOURCE_FLAGS = {"kaggle": "kaggle", "csv": "csv", "posters": "posters", "json_file": "json"}
 
 
+# --- clips (issue 7) ---
+def cmd_clip(args: argparse.Namespace) -> None:
+    from mmgui.serve.clip import ClipAnalyser
+    from mmgui.serve.predictor import GenrePredictor
+
+    settings = _settings(args)
+    affect = args.affect_model or settings.affect_model or None
+    analyser = ClipAnalyser(GenrePredictor(Path(args.model), settings), affect)
+    analysis = analyser.analyse(Path(args.path), args.overview, args.title)
+    if args.json:
+        print(json.dumps(analysis.to_json(), indent=2))
+        return
+    for notice in analysis.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    tags = ", ".join(analysis.tags) or "none"
+    print(f"{analysis.duration:.1f} s in {analysis.seconds:.2f} s; tags: {tags}")
+    for segment in analysis.segments:
+        print(
+            f"  {segment.t_start:6.1f}–{segment.t_end:6.1f} s  valence {segment.valence:+.2f}"
+            f"  arousal {segment.arousal:+.2f}"
+        )
+
+
+def cmd_train_affect(args: argparse.Namespace) -> None:
+    from mmgui.training.affect import AffectTraining, train_affect
+
+    log = (lambda message: print(message, file=sys.stderr)) if not args.quiet else (lambda _: None)
+    training = AffectTraining(slots=args.slots, epochs=args.epochs, seed=args.seed)
+    out = train_affect(
+        Path(args.annotations), Path(args.out), _settings(args), training, args.overwrite, log
+    )
+    print(out)
+
+
+def add_clip_commands(commands: argparse._SubParsersAction) -> None:
+    clip = commands.add_parser("clip", help="emotion line and genres of a video clip")
+    clip.add_argument("path", help="the video file")
+    clip.add_argument("--overview", help="guides which keyframes count for genres")
+    clip.add_argument("--title")
+    clip.add_argument("--model", default=str(Settings.load().default_model_dir))
+    clip.add_argument("--affect-model", help="an affect version from train-affect")
+    clip.add_argument("--json", action="store_true", help="print one JSON object")
+    clip.set_defaults(run=cmd_clip)
+
+    affect = commands.add_parser(
+        "train-affect", help="train the emotion-line model on valence/arousal annotations"
+    )
+    affect.add_argument(
+        "--annotations", required=True, help="CSV: clip, t_start, t_end, valence, arousal"
+    )
+    affect.add_argument("--out", required=True, help="the affect version folder to write")
+    affect.add_argument("--slots", type=int, default=4, help="memory slots; 0: per-segment")
+    affect.add_argument("--epochs", type=int, default=300)
+    affect.add_argument("--seed", type=int, default=0)
+    affect.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    affect.add_argument("--quiet", action="store_true")
+    affect.set_defaults(run=cmd_train_affect)
+
+
+# --- end of clips ---
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mmgui", description=__doc__)
     parser.add_argument("--cache-dir", help="where derived files (features, graphs) are cached")
@@ -254,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_user.add_argument("--role", default="editor", choices=["editor", "admin"])
     add_user.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     add_user.set_defaults(run=cmd_add_user)
+    add_clip_commands(commands)
     return parser
 
 

@@ -50,6 +50,19 @@ class Settings:
     auto_train_every: int = 0
     worker_poll_seconds: float = 2.0
     worker_stale_seconds: float = 120.0  # a running job without a heartbeat this long failed
+    # Clips: decoded at a reduced rate and size, cut into segments for the emotion line.
+    clip_segment_s: float = 2.0
+    clip_max_duration_s: float = 600.0  # longer clips are refused before decoding
+    clip_max_pixels: int = 4096 * 2160  # larger frames (above 4K) are refused
+    clip_max_side: int = 160  # frames for the emotion line: longer side scaled to this
+    clip_keyframe_side: int = 320  # one keyframe per segment, for genres and Grad-CAM
+    clip_frames_per_segment: int = 6  # sampled frames per segment (motion, cuts, colour)
+    clip_max_keyframes: int = 16  # at most this many keyframes through the poster backbone
+    clip_cam_keyframes: int = 4  # keyframes shown with Grad-CAM in the Clip tab
+    clip_attention_temperature: float = 0.02  # softmax temperature of the keyframe attention
+    clip_audio_rate: int = 16_000  # the audio track, mono, resampled to this many Hz
+    clip_smoothing_s: float = 8.0  # width of the Kaiser window smoothing the emotion line
+    affect_model: str = ""  # an affect version folder (train-affect); empty: training-free
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

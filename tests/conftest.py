@@ -112,3 +112,11 @@ def _postgres_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_settings(tiny_models: Path):
+    """Settings whose default model is a tiny version trained on the fixture (clip tests)."""
+    from mmgui.config import Settings
+
+    return Settings.load(models_dir=tiny_models, cache_dir=tiny_models.parent / "cache")

@@ -87,3 +87,30 @@ def test_review_one_item_with_the_keyboard(browser, studio_url: str, studio_sett
     page.keyboard.press("z")
     page.locator("#review-message").get_by_text(f"Undone: “{title}”").wait_for(timeout=30_000)
     assert review.item(item.id).history[0].action == "undo"
+
+
+def test_the_clip_tab_draws_the_emotion_line(browser, studio_url: str, tmp_path: Path) -> None:
+    from tests.clip_fixtures import calm_then_intense
+
+    clip = calm_then_intense(tmp_path / "clip.mp4")
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Clip").click()
+    page.locator("input[type=file]").last.set_input_files(str(clip))
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Tags:").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    assert page.locator(".js-plotly-plot").count() == 2
+    assert page.locator(".js-plotly-plot image").count() >= 6  # the keyframe strip
+    page.screenshot(path=str(tmp_path / "clip.png"), full_page=True)
+    shutil.copy(tmp_path / "clip.png", Path("/tmp") / "mmgui_clip_tab.png")
+
+
+def test_the_demo_clip_runs_in_one_click(browser, studio_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Clip").click()
+    page.get_by_text("Caminandes: Llama Drama").first.click()
+    page.get_by_text("Tags:").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    assert page.get_by_text("no audio track").count() >= 1  # the notice, shown as a warning

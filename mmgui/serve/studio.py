@@ -6,6 +6,7 @@ browser. User mistakes come back as `MmguiError` for the UI to show.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from mmgui.config import PROJECT_ROOT, Settings
 from mmgui.data.image import ImageSource
+from mmgui.serve.clip import ClipAnalyser, ClipAnalysis, keyframe_png
 from mmgui.serve.predictor import GenrePredictor, Prediction
 
 EXAMPLES_JSON = PROJECT_ROOT / "assets" / "examples.json"
@@ -53,6 +55,7 @@ class Studio:
         self._version_dir = settings.default_model_dir
         self._predictor: GenrePredictor | None = None
         self._torch_copy = None
+        self._clip_analyser: ClipAnalyser | None = None
 
     def load(self) -> None:
         """Load the active version now (first run: also builds the backbone graphs)."""
@@ -133,6 +136,42 @@ class Studio:
             scale = max((abs(w) for _, w in weights), default=0.0) or 1.0
             words = [(word, weight / scale) for word, weight in weights]
         return Explanation(focus[0], cams, words)
+
+    # --- clips (issue 7) ---
+    @property
+    def clip_analyser(self) -> ClipAnalyser:
+        predictor = self.predictor
+        with self._lock:
+            if self._clip_analyser is None:
+                self._clip_analyser = ClipAnalyser(predictor, self.settings.affect_model or None)
+            return self._clip_analyser
+
+    def analyse_clip(self, path: str, overview: str | None, title: str | None) -> ClipAnalysis:
+        """Emotion line + genres of a clip (`serve.clip.ClipAnalysis`); `MmguiError` if the
+        file is not a usable clip."""
+        return self.clip_analyser.analyse(path, overview, title)
+
+    def keyframe_cams(
+        self, analysis: ClipAnalysis, overview: str | None, title: str | None
+    ) -> list[CamView]:
+        """Grad-CAM of the clip's top genre on the `clip_cam_keyframes` keyframes that weigh
+        most in the genre pooling, in time order. Each map is computed on the keyframe alone
+        (as a poster, with the text), so its probability is the frame's, not the clip's."""
+        top = max(analysis.genre_probs, key=analysis.genre_probs.get)
+        ranked = sorted(analysis.attention, key=analysis.attention.get, reverse=True)
+        chosen = sorted(ranked[: self.settings.clip_cam_keyframes])
+        size = self.clip_analyser.poster_size
+        views = []
+        for index in chosen:
+            png = keyframe_png(analysis.keyframes[index], size)
+            view = self.poster_cams(png, overview, title, [top])[0]
+            segment = analysis.segments[index]
+            label = f"{segment.t_start:.0f}–{segment.t_end:.0f} s, attention "
+            label += f"{analysis.attention[index]:.0%}"
+            views.append(dataclasses.replace(view, genre=f"{label} · {view.genre}"))
+        return views
+
+    # --- end of clips ---
 
     def model_info(self) -> dict:
         meta = self.predictor.meta

@@ -9,7 +9,7 @@ import gradio as gr
 from mmgui.config import Settings
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
-from mmgui.ui import predict_tab, review_tab
+from mmgui.ui import clip_tab, predict_tab, review_tab
 
 
 def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
@@ -21,6 +21,8 @@ def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
             predict_tab.build(studio)
         with gr.Tab("Review"):
             review_tab.build(review)
+        with gr.Tab("Clip"):
+            clip_tab.build(studio)
     return app
 
 

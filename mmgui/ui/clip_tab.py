@@ -1,0 +1,80 @@
+"""The Clip tab: a clip (+ title / overview) in; emotion line, trajectory, genres and
+keyframes with Grad-CAM out."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from mmgui.config import PROJECT_ROOT
+from mmgui.errors import MmguiError
+from mmgui.serve.studio import Studio
+from mmgui.ui import clip_plots
+
+EXAMPLE_CLIP = PROJECT_ROOT / "assets" / "clips" / "caminandes_10s_noaudio.mp4"
+
+
+def build(studio: Studio) -> None:
+    settings = studio.settings
+    gr.Markdown(
+        f"Clips up to {settings.clip_max_duration_s:.0f} s and {settings.max_upload_mb:g} MB. "
+        f"The emotion line gives valence and arousal in [-1, 1] per {settings.clip_segment_s:g} s "
+        "segment; the training-free line is uncalibrated (no ground truth ships), so read it "
+        "as *more* or *less*, not as a measurement."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            # A file input, not gr.Video: the upload reaches our own decoder untouched, so a
+            # corrupt or non-video file gets our message.
+            clip = gr.File(label="Clip", file_types=["video"], type="filepath")
+            title = gr.Textbox(label="Title", max_lines=1)
+            overview = gr.Textbox(label="Overview (guides which keyframes count)", lines=4)
+            button = gr.Button("Analyse", variant="primary")
+        with gr.Column(scale=2):
+            summary = gr.Markdown()
+            line = gr.Plot(label="Emotion line")
+    with gr.Row():
+        path = gr.Plot(label="Valence–arousal trajectory")
+        genres = gr.Label(label="Clip genres", num_top_classes=18)
+    cams = gr.Gallery(label="Keyframes: Grad-CAM for the top genre", columns=4, height=300)
+
+    # A gr.Progress() default is how Gradio hands a handler its progress bar (hence noqa).
+    def analyse(clip_path, title_text, overview_text, progress=gr.Progress()):  # noqa: B008
+        if not clip_path:
+            raise gr.Error("upload a clip first")
+        progress(0.05, desc="Decoding, emotion line, genres")
+        try:
+            analysis = studio.analyse_clip(clip_path, overview_text, title_text)
+            progress(0.6, desc="Grad-CAM on the keyframes")
+            views = studio.keyframe_cams(analysis, overview_text, title_text)
+        except MmguiError as err:
+            raise gr.Error(str(err)) from err
+        for notice in analysis.notices:
+            gr.Warning(notice)
+        tags = ", ".join(analysis.tags) or "no genre passes its threshold"
+        header = (
+            f"**Tags:** {tags}  \n{analysis.duration:.1f} s of video in {analysis.seconds:.2f} s"
+            f" ({analysis.duration / max(analysis.seconds, 1e-6):.0f}× real time); "
+            f"_model {analysis.model_version}, emotion line {analysis.affect_model}_"
+        )
+        gallery = [(view.overlay, view.caption) for view in views]
+        return (
+            header,
+            clip_plots.emotion_line(analysis),
+            clip_plots.trajectory(analysis),
+            analysis.genre_probs,
+            gallery,
+        )
+
+    inputs, outputs = [clip, title, overview], [summary, line, path, genres, cams]
+    button.click(analyse, inputs, outputs, api_name="analyse_clip")
+    if EXAMPLE_CLIP.exists():
+        gr.Examples(
+            [[str(EXAMPLE_CLIP), "Caminandes: Llama Drama", ""]],
+            inputs,
+            outputs=outputs,
+            fn=analyse,
+            run_on_click=True,
+            cache_examples=False,
+            label="Demo clip (Blender Foundation, CC BY 3.0)",
+            api_name="run_clip_example",
+        )
