@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import sys
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
 from mmgui.serve.studio import Studio
 from mmgui.ui.app import build_app, launch_options
+from mmgui.worker import spawn_worker
 
 
 def main() -> None:
@@ -22,6 +24,11 @@ def main() -> None:
         "--auth", help="users.json with hashed passwords (python -m mmgui add-user)"
     )
     parser.add_argument("--max-upload-mb", type=float, help="largest accepted upload")
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not start a training worker (run them elsewhere)",
+    )
     args = parser.parse_args()
     try:
         settings = Settings.load(
@@ -39,6 +46,9 @@ def main() -> None:
         app = build_app(studio)  # opens (and migrates) the review database
     except MmguiError as err:
         sys.exit(f"error: {err}")
+    if not args.no_worker:
+        worker = spawn_worker(settings)
+        atexit.register(worker.terminate)
     app.launch(**options)
 
 

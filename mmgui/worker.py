@@ -11,7 +11,11 @@ next worker to start marks that job failed with the reason.
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -20,7 +24,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from mmgui.config import Settings
+from mmgui.config import PROJECT_ROOT, Settings
 from mmgui.errors import MmguiError
 from mmgui.store.catalogue import corrected_items
 from mmgui.store.jobs import JobCancelled, JobQueue, JobView, this_worker
@@ -28,6 +32,10 @@ from mmgui.store.review import ReviewStore
 from mmgui.store.versions import VersionTable
 
 HEARTBEAT_SECONDS = 10.0
+
+
+class WorkerStopped(BaseException):
+    """SIGTERM / SIGINT arrived: the current job is failed with that reason, then we exit."""
 
 
 def pick_device(setting: str) -> str:
@@ -129,6 +137,11 @@ class Worker:
             )  # fmt: skip
             self.jobs.finish(job.id, "done", version=result.version.name)
             self.log(f"job {job.id}: done → {result.version.name} ({result.seconds:.0f} s)")
+        except WorkerStopped:
+            self.jobs.finish(
+                job.id, "failed", error="the worker was stopped mid-job; queue it again"
+            )
+            raise
         except JobCancelled:
             self.jobs.finish(job.id, "cancelled", error="cancelled by a user")
             self.log(f"job {job.id}: cancelled")
@@ -162,9 +175,37 @@ def _summary(metrics: dict) -> dict:
 
 
 def main_loop(settings: Settings, once: bool = False) -> int:
+    """The `worker` command: run jobs until stopped (SIGTERM / SIGINT end it cleanly)."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise WorkerStopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     worker = Worker(settings, log=lambda message: print(message, flush=True))
     print(f"worker {worker.name} on {worker.device}, database {settings.db_url}", flush=True)
-    return worker.run(once=once)
+    try:
+        return worker.run(once=once)
+    except WorkerStopped as why:
+        print(f"worker {worker.name} stopped ({why})", flush=True)
+        return 0
+
+
+def spawn_worker(settings: Settings) -> subprocess.Popen:
+    """A worker process on the studio's database, models, media and cache (`python app.py`
+    starts one; it ends when the studio does)."""
+    env = {
+        **os.environ,
+        "MMGUI_DB_URL": settings.db_url,
+        "MMGUI_MODELS_DIR": str(Path(settings.models_dir).resolve()),
+        "MMGUI_MEDIA_DIR": str(Path(settings.media_dir).resolve()),
+        "MMGUI_CACHE_DIR": str(Path(settings.cache_dir).resolve()),
+        "MMGUI_DEVICE": settings.device,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    return subprocess.Popen([sys.executable, "-m", "mmgui", "worker"], env=env)
 
 
 def wait_for(jobs: JobQueue, job_id: int, timeout: float) -> JobView:

@@ -114,6 +114,24 @@ class ModelManager:
         self.sync()
         return promoted
 
+    def rollback(self, username: str) -> VersionView:
+        """Promote the version that was active before the current one (one click)."""
+        promotions = [e for e in self.store.audit_log(limit=1000) if e.action == "promote"]
+        active = self.versions.active()
+        previous = next(
+            (
+                e.detail.get("previous")
+                for e in promotions
+                if e.detail.get("version") == active.name
+            ),
+            None,
+        )
+        if not previous:
+            raise MmguiError(
+                f"{active.name} was not promoted over another version: nothing to roll back to"
+            )
+        return self.promote(previous, username, confirmed=True)
+
     def role(self, username: str) -> str:
         return role_of(self.studio.settings.auth_file, username)
 

@@ -7,14 +7,16 @@ from pathlib import Path
 import gradio as gr
 
 from mmgui.config import Settings
+from mmgui.serve.models import ModelManager
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
-from mmgui.ui import clip_tab, predict_tab, review_tab
+from mmgui.ui import clip_tab, models_tab, predict_tab, review_tab, training_tab
 
 
 def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
     """The studio's tabs; `review` defaults to the queue of `studio.settings.db_url`."""
     review = review or ReviewService.open(studio)
+    manager = review.manager or ModelManager(studio, review.store)
     with gr.Blocks(title="mmgui — film genre studio") as app:
         gr.Markdown("# mmgui — film genre studio")
         with gr.Tab("Predict"):
@@ -23,6 +25,10 @@ def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
             review_tab.build(review)
         with gr.Tab("Clip"):
             clip_tab.build(studio)
+        with gr.Tab("Training"):
+            training_tab.build(manager)
+        with gr.Tab("Models"):
+            models_tab.build(manager)
     return app
 
 

@@ -1,0 +1,114 @@
+"""The Models tab: versions side by side, per-genre changes, promote (admins), roll back.
+Layout and wiring only; versions live in `serve.models.ModelManager`."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from mmgui.errors import MmguiError
+from mmgui.serve.models import ModelManager, NeedsConfirmation
+from mmgui.serve.review import LOCAL_USER
+
+VERSION_COLUMNS = ["version", "active", "created (UTC)", "parent", "job", "eval AUC",
+                   "parent's eval AUC", "eval micro-F1", "parent's eval micro-F1", "test AUC",
+                   "test micro-F1", "flagged"]  # fmt: skip
+DELTA_COLUMNS = ["genre", "eval positives", "ROC-AUC", "Δ ROC-AUC", "F1", "Δ F1"]
+
+
+def _user(request: gr.Request | None) -> str:
+    return (request.username if request else None) or LOCAL_USER
+
+
+def build(manager: ModelManager) -> None:
+    with gr.Row():
+        refresh_button = gr.Button("Refresh", size="sm")
+        rollback = gr.Button("Roll back to the previous version (admin)", variant="stop")
+    active = gr.Markdown(elem_id="models-active")
+    versions = gr.Dataframe(headers=VERSION_COLUMNS, label="Versions", interactive=False)
+    with gr.Row():
+        chosen = gr.Dropdown(label="Version", choices=[], interactive=True)
+        confirm = gr.Checkbox(label="Promote even though it is flagged as worse", value=False)
+        promote = gr.Button("Promote (admin)", variant="primary")
+    message = gr.Markdown(elem_id="models-message")
+    deltas = gr.Dataframe(
+        headers=DELTA_COLUMNS,
+        label="Per genre, against the version it was tuned from",
+        interactive=False,
+    )
+
+    def refresh(name: str | None):
+        current = manager.sync()
+        rows = manager.versions.all()
+        names = [v.name for v in rows]
+        name = name if name in names else (rows[0].name if rows else None)
+        header = f"**Serving {current.name}**" + (
+            f", promoted by {current.promoted_by}" if current.promoted_by else ""
+        )
+        return (
+            header,
+            _version_rows(rows),
+            gr.Dropdown(choices=names, value=name),
+            _delta_rows(manager, name),
+        )
+
+    def do_promote(name: str | None, confirmed: bool, request: gr.Request):
+        if not name:
+            return "Pick a version.", *refresh(None)
+        try:
+            manager.promote(name, _user(request), confirmed=confirmed)
+        except NeedsConfirmation as err:
+            return f"⚠️ {err}", *refresh(name)
+        except MmguiError as err:
+            raise gr.Error(str(err)) from err
+        return (
+            f"{name} is now served (no restart needed); every new prediction records it.",
+            *refresh(name),
+        )
+
+    def do_rollback(request: gr.Request):
+        try:
+            version = manager.rollback(_user(request))
+        except MmguiError as err:
+            raise gr.Error(str(err)) from err
+        return f"Rolled back: {version.name} is served again.", *refresh(version.name)
+
+    outputs = [active, versions, chosen, deltas]
+    refresh_button.click(refresh, [chosen], outputs, api_name="models_status")
+    chosen.input(refresh, [chosen], outputs)
+    promote.click(do_promote, [chosen, confirm], [message, *outputs], api_name="promote")
+    rollback.click(do_rollback, None, [message, *outputs], api_name="rollback")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _version_rows(rows) -> list[list]:
+    table = []
+    for v in rows:
+        mine, base = v.metrics.get("eval", {}), v.metrics.get("active_eval", {})
+        test = mine.get("test") or v.metrics  # a shipped version keeps its test metrics on top
+        table.append([
+            v.name, "★" if v.is_active else "", f"{v.created_at:%Y-%m-%d %H:%M}", v.parent or "",
+            v.job_id or "", _fmt(mine.get("macro_roc_auc")), _fmt(base.get("macro_roc_auc")),
+            _fmt(mine.get("micro_f1")), _fmt(base.get("micro_f1")),
+            _fmt(test.get("macro_roc_auc")), _fmt(test.get("micro_f1")), v.flagged or "",
+        ])  # fmt: skip
+    return table
+
+
+def _delta_rows(manager: ModelManager, name: str | None) -> list[list]:
+    if not name:
+        return []
+    try:
+        deltas = manager.compare(name)
+    except MmguiError:
+        return []
+    return [
+        [d.genre, d.support, _fmt(d.auc), _signed(d.auc_delta), f"{d.f1:.3f}", _signed(d.f1_delta)]
+        for d in deltas
+    ]
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else f"{value:+.3f}"

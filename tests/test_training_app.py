@@ -1,0 +1,102 @@
+"""The Training and Models tabs through their API, and the worker process the studio starts."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from mmgui.config import Settings
+from mmgui.serve.review import ReviewService
+from mmgui.serve.studio import Studio
+from mmgui.ui.app import build_app, launch_options
+from mmgui.worker import Worker, spawn_worker, wait_for
+
+from .conftest import KAGGLE_FIXTURE
+
+
+@pytest.fixture
+def settings(tiny_models: Path, tmp_path: Path) -> Settings:
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    return Settings.load(
+        models_dir=models,
+        cache_dir=tiny_models.parent / "cache",
+        db_url=f"sqlite:///{tmp_path / 'queue.db'}",
+        media_dir=tmp_path / "media",
+        worker_poll_seconds=0.2,
+    )
+
+
+@pytest.fixture
+def review(settings: Settings) -> ReviewService:
+    review = ReviewService.open(Studio(settings))
+    review.import_catalogue(KAGGLE_FIXTURE)
+    for entry in review.store.queue(limit=8):
+        item = review.item(entry.id)
+        review.store.decide(item.id, "ana", [*(item.labels or []), "Western"], item.version)
+    return review
+
+
+@pytest.fixture
+def client(review: ReviewService, settings: Settings) -> Iterator[Client]:
+    app = build_app(review.studio, review)
+    app.launch(
+        **{**launch_options(settings), "server_port": None}, prevent_thread_lock=True, quiet=True
+    )
+    try:
+        yield Client(app.local_url, verbose=False)
+    finally:
+        app.close()
+
+
+def test_train_watch_promote_and_roll_back_through_the_api(
+    client: Client, review: ReviewService, settings: Settings
+) -> None:
+    message, *_ = client.predict("heads", api_name="/train_now")
+    assert message.startswith("Job 1 queued")
+    assert Worker(settings, log=lambda _: None).run(once=True) == 1
+    table, _, figure = client.predict(None, api_name="/training_status")
+    row = table["data"][0]
+    assert row[:3] == [1, "done", "heads"] and row[8] > 0 and row[9] == "v0001-heads"
+    assert "v0001-heads" in str(figure)  # the plot's title names the new version
+
+    header, versions, _, deltas = client.predict(None, api_name="/models_status")
+    assert header.startswith("**Serving default**")
+    assert {r[0] for r in versions["data"]} == {"default", "v0001-heads"}
+    assert deltas["headers"][0] == "genre"
+    message, header, *_ = client.predict("v0001-heads", True, api_name="/promote")
+    assert "v0001-heads is now served" in message and "Serving v0001-heads" in header
+    client.predict(
+        poster_path=None, title_text="", overview_text="A cowboy rides west.", api_name="/predict"
+    )
+    assert review.studio.predictor.name == "v0001-heads"
+    message, header, *_ = client.predict(api_name="/rollback")
+    assert (
+        message == "Rolled back: default is served again."
+        and review.studio.predictor.name == "default"
+    )
+
+
+def test_the_studio_worker_process_runs_jobs_and_stops_cleanly(
+    review: ReviewService, settings: Settings
+) -> None:
+    process = spawn_worker(settings)
+    try:
+        job = wait_for(review.manager.jobs, review.manager.train_now("ana"), 180)
+        assert job.status == "done", job.error
+        slow = review.manager.jobs.enqueue("ana", epochs=100_000, patience=100_000)
+        deadline = time.monotonic() + 120
+        while not review.manager.jobs.get(slow).progress and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    stopped = review.manager.jobs.get(slow)
+    assert stopped.status == "failed" and "stopped mid-job" in stopped.error
+    assert not list(settings.models_dir.glob(".*.tmp"))
