@@ -14,6 +14,7 @@ from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.clip import ClipAnalyser, attention_weights, keyframe_segments, poster_crop
 from mmgui.serve.predictor import GenrePredictor
+from mmgui.store.catalogue import export_records
 from tests.clip_fixtures import calm_then_intense
 
 
@@ -117,7 +118,7 @@ def client(studio_url: str) -> Client:
 def test_the_clip_tab_draws_the_line_the_path_the_genres_and_the_cams(
     client: Client, clip_path: Path
 ) -> None:
-    header, line, path, label, gallery = client.predict(
+    header, line, path, label, gallery, _ = client.predict(
         handle_file(str(clip_path)),
         "Night",
         "A detective hunts a killer.",
@@ -140,7 +141,31 @@ def test_the_clip_tab_refuses_a_corrupt_upload_and_lives_on(
     broken.write_bytes(clip_path.read_bytes()[:5000])
     with pytest.raises(Exception, match="truncated"):
         client.predict(handle_file(str(broken)), "", "", api_name="/analyse_clip")
-    _, _, _, label, _ = client.predict(
+    _, _, _, label, _, _ = client.predict(
         handle_file(str(clip_path)), "", "", api_name="/analyse_clip"
     )
     assert len(label["confidences"]) == 18
+
+
+def test_an_analysed_clip_goes_to_the_review_queue(
+    client: Client, clip_path: Path, studio_settings
+) -> None:
+    from mmgui.serve.review import ReviewService
+    from mmgui.serve.studio import Studio
+
+    _, _, _, label, _, _ = client.predict(
+        handle_file(str(clip_path)), "Night walk", "A quiet night.", api_name="/analyse_clip"
+    )
+    message = client.predict(api_name="/send_clip_to_queue")
+    assert message.startswith("In the review queue as `clip-") and "Night walk" in message
+    review = ReviewService.open(Studio(studio_settings))
+    (entry,) = [
+        e for e in review.store.queue(status="all", view="newest") if e.title == "Night walk"
+    ]
+    item = review.item(entry.id)
+    assert item.poster is not None and item.poster.is_file()  # the keyframe, for the reviewer
+    assert item.genre_probs == pytest.approx(
+        {c["label"]: c["confidence"] for c in label["confidences"]}, abs=1e-4
+    )
+    (record,) = [r for r in export_records(review.store) if r.external_id == item.external_id]
+    assert record.title == "Night walk"

@@ -43,6 +43,7 @@ class CatalogueRow:
     overview: str = ""
     poster: Path | None = None
     genres: tuple[str, ...] | None = None  # None: the source has no labels for it
+    clip: Path | None = None  # a video clip (the Clip tab sends these)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ moving on does not wait for them.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -18,13 +19,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from mmgui.data.catalogue import BadRow, read_catalogue, write_export
+from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue, write_export
 from mmgui.errors import MmguiError
+from mmgui.genres import GENRES
 from mmgui.serve.auth import role_of
+from mmgui.serve.clip import ClipAnalysis, keyframe_png
 from mmgui.serve.models import ModelManager
 from mmgui.serve.predictor import PredictInput
 from mmgui.serve.studio import CamView, Studio
 from mmgui.store.catalogue import add_predictions, export_records, upsert_items
+from mmgui.store.media import file_sha256
 from mmgui.store.review import ItemView, ReviewStore
 from mmgui.store.schema import Item
 
@@ -139,6 +143,34 @@ class ReviewService:
         detail = {"format": fmt, "out": str(out), "status": status, "genre": genre, "count": count}
         self.store.audit(username, "export", detail)
         return count
+
+    def add_clip(
+        self,
+        clip: Path,
+        analysis: ClipAnalysis,
+        title: str | None,
+        overview: str | None,
+        username: str = LOCAL_USER,
+    ) -> int:
+        """Put an analysed clip in the queue: the clip itself, its most-attended keyframe as
+        the item's picture, and the clip genres as its prediction. Returns the item id."""
+        clip = Path(clip)
+        top = max(analysis.attention, key=analysis.attention.get)
+        size = self.studio.clip_analyser.poster_size
+        with tempfile.TemporaryDirectory() as tmp:
+            picture = Path(tmp) / f"{clip.stem}-keyframe.png"
+            picture.write_bytes(keyframe_png(analysis.keyframes[top], size))
+            row = CatalogueRow(
+                f"clip-{file_sha256(clip)[:16]}", (title or "").strip() or clip.stem,
+                (overview or "").strip(), picture, None, clip,
+            )  # fmt: skip
+            result = upsert_items(self.store, [row], source=f"clip:{clip.name}")
+        item_id = (result.new + result.changed + result.unchanged)[0]
+        probs = [analysis.genre_probs[g] for g in GENRES]
+        thresholds = self.studio.predictor.thresholds.tolist()
+        add_predictions(self.store, [item_id], analysis.model_version, [probs], thresholds)
+        self.store.audit(username, "send_clip", {"item_id": item_id, "clip": clip.name})
+        return item_id
 
     # -- item view --------------------------------------------------------------------------
 

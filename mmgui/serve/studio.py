@@ -78,6 +78,7 @@ class Studio:
         predictor = GenrePredictor(version_dir, self.settings)
         with self._lock:
             self._version_dir, self._predictor, self._torch_copy = version_dir, predictor, None
+            self._clip_analyser = None
 
     def predict(
         self, poster: ImageSource | None, overview: str | None, title: str | None

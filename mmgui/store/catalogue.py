@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -35,10 +36,12 @@ class UpsertResult:
 
 def upsert_items(store: ReviewStore, rows: Sequence[CatalogueRow], source: str) -> UpsertResult:
     """Insert new items and update changed ones by external id, in one transaction."""
-    stored = {}
+    stored: dict[Path, str] = {}
     for row in rows:
         if row.poster is not None and row.poster not in stored:
             stored[row.poster] = store.media.put(row.poster)
+        if row.clip is not None and row.clip not in stored:
+            stored[row.clip] = store.media.put(row.clip, kind="clips")
     new, changed, unchanged = [], [], []
     with transaction(store.sessions) as session:
         existing = _by_external_id(session, [r.external_id for r in rows])
@@ -48,6 +51,7 @@ def upsert_items(store: ReviewStore, rows: Sequence[CatalogueRow], source: str) 
                 "title": row.title,
                 "overview": row.overview,
                 "poster_file": stored.get(row.poster) if row.poster else None,
+                "clip_file": stored.get(row.clip) if row.clip else None,
                 "original_mask": None if row.genres is None else genre_mask(row.genres),
             }
             item = existing.get(row.external_id)

@@ -24,7 +24,7 @@ def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
         with gr.Tab("Review"):
             review_tab.build(review)
         with gr.Tab("Clip"):
-            clip_tab.build(studio)
+            clip_tab.build(studio, review)
         with gr.Tab("Training"):
             training_tab.build(manager)
         with gr.Tab("Models"):

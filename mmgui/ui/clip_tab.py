@@ -7,13 +7,14 @@ import gradio as gr
 
 from mmgui.config import PROJECT_ROOT
 from mmgui.errors import MmguiError
+from mmgui.serve.review import LOCAL_USER, ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.ui import clip_plots
 
 EXAMPLE_CLIP = PROJECT_ROOT / "assets" / "clips" / "caminandes_10s_noaudio.mp4"
 
 
-def build(studio: Studio) -> None:
+def build(studio: Studio, review: ReviewService) -> None:
     settings = studio.settings
     gr.Markdown(
         f"Clips up to {settings.clip_max_duration_s:.0f} s and {settings.max_upload_mb:g} MB. "
@@ -36,6 +37,10 @@ def build(studio: Studio) -> None:
         path = gr.Plot(label="Valence–arousal trajectory")
         genres = gr.Label(label="Clip genres", num_top_classes=18)
     cams = gr.Gallery(label="Keyframes: Grad-CAM for the top genre", columns=4, height=300)
+    with gr.Row():
+        send = gr.Button("Send to the review queue")
+        sent = gr.Markdown()
+    analysed = gr.State(None)  # (clip path, analysis, title, overview) of the last analysis
 
     # A gr.Progress() default is how Gradio hands a handler its progress bar (hence noqa).
     def analyse(clip_path, title_text, overview_text, progress=gr.Progress()):  # noqa: B008
@@ -63,9 +68,25 @@ def build(studio: Studio) -> None:
             clip_plots.trajectory(analysis),
             analysis.genre_probs,
             gallery,
+            (clip_path, analysis, title_text, overview_text),
+            "",
         )
 
-    inputs, outputs = [clip, title, overview], [summary, line, path, genres, cams]
+    def send_to_queue(last, request: gr.Request):
+        if last is None:
+            raise gr.Error("analyse a clip first")
+        clip_path, analysis, title_text, overview_text = last
+        username = (request.username if request else None) or LOCAL_USER
+        item_id = review.add_clip(clip_path, analysis, title_text, overview_text, username)
+        item = review.item(item_id)
+        return (
+            f"In the review queue as `{item.external_id}` (“{item.title}”), "
+            "with the clip genres as its prediction."
+        )
+
+    inputs = [clip, title, overview]
+    outputs = [summary, line, path, genres, cams, analysed, sent]
+    send.click(send_to_queue, [analysed], [sent], api_name="send_clip_to_queue")
     button.click(analyse, inputs, outputs, api_name="analyse_clip")
     if EXAMPLE_CLIP.exists():
         gr.Examples(
