@@ -115,12 +115,12 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_export_backbones(args: argparse.Namespace) -> None:
-    from mmgui.serve.backbones import ensure_backbone_graphs
+    from mmgui.serve.backbones import version_backbones
     from mmgui.training.registry import read_model_json
 
     settings = _settings(args)
     meta = read_model_json(Path(args.model))
-    print(ensure_backbone_graphs(meta["backbones"], settings.cache_dir))
+    print(version_backbones(Path(args.model), meta["backbones"], settings.cache_dir))
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

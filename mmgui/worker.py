@@ -114,8 +114,6 @@ class Worker:
         heart.start()
         try:
             active = self.active_version()
-            if job.mode != "heads":
-                raise MmguiError(f"{job.mode} finetuning is not available in this build")
             result = finetune_version(
                 active,
                 corrected_items(self.store),
@@ -126,6 +124,7 @@ class Worker:
                 device=self.device,
                 job_id=job.id,
                 data_dir=job.params.get("data_dir"),
+                mode=job.mode,
             )
             metrics = {
                 "eval": _summary(result.metrics),

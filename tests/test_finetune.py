@@ -214,3 +214,38 @@ def test_a_silent_worker_on_another_host_is_failed_after_the_stale_time(
     assert jobs.recover(timedelta(seconds=60)) == []
     assert jobs.recover(timedelta(seconds=0)) == [job_id]
     assert "no heartbeat since" in jobs.get(job_id).error
+
+
+def test_full_finetune_ships_its_own_backbones_and_serves_them(settings: Settings) -> None:
+    import numpy as np
+    import torch
+
+    from mmgui.serve.predictor import GenrePredictor
+    from mmgui.serve.torch_model import load_torch_genre_model
+
+    review = corrected(settings)
+    job_id = review.manager.jobs.enqueue("ana", mode="full", epochs=2)
+    Worker(settings, log=lambda _: None).run(once=True)
+    job = review.manager.jobs.get(job_id)
+    assert job.status == "done", job.error
+    version = settings.models_dir / job.result_version
+    meta = json.loads((version / "model.json").read_text())
+    parent = json.loads((settings.models_dir / "default" / "model.json").read_text())
+    assert meta["finetune"]["mode"] == "full" and meta["backbones"]["in_version"] == "backbones"
+    for name in ("poster", "overview"):
+        assert (
+            meta["backbones"][name]["weights_sha256"] != parent["backbones"][name]["weights_sha256"]
+        )
+        assert (version / "backbones" / f"{name}.onnx").is_file()
+    # served (ONNX, the version's own graphs) and the torch copy agree on a real item
+    item = review.item(review.store.queue(status="all")[0].id)
+    served = GenrePredictor(version, settings).predict(item.poster, item.overview, item.title)
+    copy = load_torch_genre_model(version)
+    with torch.no_grad():
+        eager = copy.model(*copy.inputs(item.poster, item.overview, item.title)).numpy()[0]
+    assert np.allclose(list(served.genre_probs.values()), eager, atol=1e-4)
+    original = GenrePredictor(settings.models_dir / "default", settings)
+    before = original.predict(item.poster, item.overview, item.title).genre_probs
+    assert before != served.genre_probs  # the backbones really changed what it predicts
+    review.manager.promote(job.result_version, "ana", confirmed=True)
+    assert review.studio.predict(item.poster, None, None).model_version == job.result_version

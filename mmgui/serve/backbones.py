@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from mmgui.config import PROJECT_ROOT
+from mmgui.errors import MmguiError
 
 GRAPH_FILES = ("poster.onnx", "overview.onnx", "tokenizer.json")
 EXAMPLES = PROJECT_ROOT / "assets" / "examples.json"
@@ -44,6 +45,18 @@ def ensure_backbone_graphs(backbones: dict, cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def version_backbones(version_dir: Path, backbones: dict, cache_dir: Path) -> Path:
+    """Where a version's backbone graphs are: its own folder when it was fully finetuned
+    (model.json "backbones"."in_version"), else the shared cache built from the packages."""
+    if backbones.get("in_version"):
+        folder = Path(version_dir) / backbones["in_version"]
+        missing = [name for name in GRAPH_FILES if not (folder / name).exists()]
+        if missing:
+            raise MmguiError(f"{folder} lacks {', '.join(missing)}: the version is incomplete")
+        return folder
+    return ensure_backbone_graphs(backbones, cache_dir)
 
 
 def example_samples(count: int = 2) -> list[tuple[Path, str]]:

@@ -18,7 +18,7 @@ from mmgui.data.image import ImageSource, load_image, preprocess_batch
 from mmgui.data.text import SubwordTokenizer, encoder_text
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
-from mmgui.serve.backbones import ensure_backbone_graphs
+from mmgui.serve.backbones import version_backbones
 from mmgui.training.registry import onnx_session, read_model_json
 
 
@@ -48,7 +48,7 @@ class HeadEngine:
         self.poster_size: tuple[int, int] = tuple(backbones["poster"]["input_size"])
         self.poster_dim: int = backbones["poster"]["dim"]
         self.overview_dim: int = backbones["overview"]["dim"]
-        graphs = ensure_backbone_graphs(backbones, settings.cache_dir)
+        graphs = version_backbones(version_dir, backbones, settings.cache_dir)
         self._poster = onnx_session(graphs / "poster.onnx", settings.threads)
         self._overview = onnx_session(graphs / "overview.onnx", settings.threads)
         self._head = onnx_session(version_dir / "head.onnx", settings.threads)

@@ -56,6 +56,10 @@ def load_torch_genre_model(version: Path) -> TorchGenreModel:
     head = GenreHead(HeadConfig.from_dict(meta["head"]))
     head.load_state_dict(load_file(Path(version) / "head.safetensors"))
     poster, overview = load_backbones(meta["backbones"])
+    if meta["backbones"].get("in_version"):  # fully finetuned: the version's own weights
+        folder = Path(version) / meta["backbones"]["in_version"]
+        poster.load_state_dict(load_file(folder / "poster.safetensors"))
+        overview.load_state_dict(load_file(folder / "overview.safetensors"))
     model = GenreModel(poster, overview, CalibratedHead(head, meta["temperature"])).eval()
     tokenizer = SubwordTokenizer(minilm_dir() / "tokenizer.json", overview_meta["max_tokens"])
     return TorchGenreModel(model, tuple(poster_meta["input_size"]), tokenizer)

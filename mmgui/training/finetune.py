@@ -10,10 +10,13 @@ Its thresholds are tuned on `eval` while the active version's were tuned on the 
 validation split alone, which favours the candidate's F1 a little; ROC-AUC is threshold-free.
 
 heads mode: backbone features cached, only the fusion head trains (the CPU default).
+full mode: the backbones train too (`training.full_finetune`; for a GPU); the version then
+carries its own backbone graphs and weights.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import random
 import time
@@ -33,7 +36,7 @@ from mmgui.nets.genre_model import CalibratedHead, GenreHead, HeadConfig
 from mmgui.training.calibration import fit_temperature, tune_thresholds
 from mmgui.training.data import feature_set, fingerprint, load_records, select_split
 from mmgui.training.export import HEAD_INPUTS, export_head
-from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, train_head
+from mmgui.training.heads import FeatureSet, HeadResult, HeadTraining, head_logits, train_head
 from mmgui.training.metrics import evaluate_probs
 from mmgui.training.registry import read_model_json, write_version
 
@@ -54,6 +57,7 @@ class FinetuneSettings:
     min_replay: int = 500
     held_out_fraction: float = 0.2
     seed: int = 0
+    backbone_lr: float = 1e-5  # full mode: the backbones' learning rate (the head uses lr)
 
     @classmethod
     def from_params(cls, params: dict) -> FinetuneSettings:
@@ -91,8 +95,10 @@ def finetune_version(
     device: str = "cpu",
     job_id: int | None = None,
     data_dir: Path | None = None,
+    mode: str = "heads",
 ) -> FinetuneResult:
-    """Tune the active head on `corrections` (+ replay) and write the candidate to `out`."""
+    """Tune the active version on `corrections` (+ replay) and write the candidate to `out`:
+    its head only ("heads") or its backbones too ("full", see `training.full_finetune`)."""
     started = time.perf_counter()
     if not corrections:
         raise MmguiError("no corrected items to learn from: review and save some items first")
@@ -121,32 +127,58 @@ def finetune_version(
     val = [r for r in select_split(original, "val") if r.imdb_id not in corrected_ids]
     test = [r for r in select_split(original, "test") if r.imdb_id not in corrected_ids]
 
-    train_set = feature_set(train_c * tuning.oversample + replay, encoders, cache)
-    eval_set = feature_set(eval_c + val, encoders, cache)
     head_config = HeadConfig.from_dict(meta["head"])
     init = load_file(Path(active_dir) / "head.safetensors")
     training = _head_training(meta, tuning)
-    result = train_head(head_config, train_set, eval_set, training, on_epoch, init, device)
+    if mode == "full":
+        from mmgui.training.full_finetune import feature_set_now, train_end_to_end
+
+        training_records = train_c * tuning.oversample + replay
+        trained = train_end_to_end(
+            copy.deepcopy(encoders), head_config, init, training_records, eval_c + val,
+            training, tuning.backbone_lr, on_epoch, device,
+        )  # fmt: skip
+        best = max(r["val_macro_roc_auc"] for r in trained.history)
+        result = HeadResult(trained.head, trained.best_epoch, best, trained.history)
+
+        def features(records: list[MovieRecord]) -> FeatureSet:
+            return feature_set_now(trained.encoders, records, "cpu")
+
+        eval_set = features(eval_c + val)
+        tuned_encoders = trained.encoders
+    else:
+        tuned_encoders = None
+
+        def features(records: list[MovieRecord]) -> FeatureSet:
+            return feature_set(records, encoders, cache)
+
+        eval_set = features(eval_c + val)
+        train_set = features(train_c * tuning.oversample + replay)
+        result = train_head(head_config, train_set, eval_set, training, on_epoch, init, device)
 
     logits = head_logits(result.head, eval_set.only(head_config.modalities))
     temperature = fit_temperature(logits, eval_set.labels)
     probs = _calibrated(result.head, eval_set, head_config, temperature)
     thresholds, untuned = tune_thresholds(eval_set.labels, probs)
     metrics = evaluate_probs(eval_set.labels, probs, thresholds)
-    active_metrics = _active_metrics(active_dir, meta, eval_set, head_config)
+    # The active version is scored on its own backbones' features (cached); in heads mode
+    # those are the candidate's too.
+    active_eval = eval_set if mode == "heads" else feature_set(eval_c + val, encoders, cache)
+    active_metrics = _active_metrics(active_dir, meta, active_eval, head_config)
     if eval_c:
         n = len(eval_c)
         metrics["corrections"] = evaluate_probs(eval_set.labels[:n], probs[:n], thresholds)
-        active_probs = _active_probs(active_dir, meta, eval_set, head_config)[:n]
+        active_probs = _active_probs(active_dir, meta, active_eval, head_config)[:n]
         active_metrics["corrections"] = evaluate_probs(
             eval_set.labels[:n], active_probs, _thresholds(meta)
         )
-    test_set = feature_set(test, encoders, cache)
+    test_set = features(test)
     test_probs = 1 / (
         1 + np.exp(-head_logits(result.head, test_set.only(head_config.modalities)) / temperature)
     )
     metrics["test"] = evaluate_probs(test_set.labels, test_probs, thresholds)
-    active_metrics["test"] = _active_metrics(active_dir, meta, test_set, head_config)
+    active_test = test_set if mode == "heads" else feature_set(test, encoders, cache)
+    active_metrics["test"] = _active_metrics(active_dir, meta, active_test, head_config)
     flagged = worse_than(metrics, active_metrics)
     served = CalibratedHead(result.head, temperature).eval()
 
@@ -158,6 +190,11 @@ def finetune_version(
             )
         save_file(result.head.state_dict(), folder / "head.safetensors")
         kept = {k: v for k, v in meta.items() if k not in ("name", "created_at", "format_version")}
+        if mode == "full":
+            from mmgui.training.full_finetune import write_backbones
+
+            described = meta["backbones"]
+            kept["backbones"] = write_backbones(tuned_encoders, folder, described, eval_c + val)
         return {
             **kept,
             "parent": meta["name"],
@@ -171,7 +208,7 @@ def finetune_version(
             "history": result.history,
             "export": {"onnx_max_abs_diff": parity},
             "finetune": {
-                "mode": "heads",
+                "mode": mode,
                 "job_id": job_id,
                 "device": device,
                 "settings": asdict(tuning),
