@@ -25,6 +25,9 @@ def main() -> None:
     )
     parser.add_argument("--max-upload-mb", type=float, help="largest accepted upload")
     parser.add_argument(
+        "--auto-train-every", type=int, help="queue a finetuning job every N corrections (0: off)"
+    )
+    parser.add_argument(
         "--no-worker",
         action="store_true",
         help="do not start a training worker (run them elsewhere)",
@@ -39,6 +42,7 @@ def main() -> None:
             media_dir=args.media,
             auth_file=args.auth,
             max_upload_mb=args.max_upload_mb,
+            auto_train_every=args.auto_train_every,
         )
         studio = Studio(settings)
         studio.load()
