@@ -27,8 +27,6 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 
 from benchmarks.machine import machine
 from mmgui.config import PROJECT_ROOT, Settings
@@ -37,6 +35,7 @@ from mmgui.data.kaggle import read_kaggle
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.store.catalogue import export_records
+from mmgui.store.db import scratch_postgres
 
 FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "kaggle"
 
@@ -111,23 +110,6 @@ def run(db_url: str, source: Path, settings: Settings, work: Path) -> dict:
     return result
 
 
-@contextmanager
-def scratch_postgres(server: str):
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"mmgui_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=50_000)
@@ -141,7 +123,7 @@ def main() -> None:
         synthetic_csv(source, args.items)
         report["sqlite"] = run(f"sqlite:///{work / 'queue.db'}", source, settings, work / "sq")
         if args.pg:
-            with scratch_postgres(args.pg) as url:
+            with scratch_postgres(args.pg, prefix="mmgui_bench") as url:
                 report["postgresql"] = run(url, source, settings, work / "pg")
         else:
             report["postgresql"] = "not run: give --pg or MMGUI_TEST_PG_URL"

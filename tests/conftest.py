@@ -91,10 +91,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _postgres_database() -> Iterator[str]:
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from mmgui.store.db import scratch_postgres
 
     server = os.environ.get(PG_URL_ENV)
     if not server:
@@ -102,16 +99,27 @@ def _postgres_database() -> Iterator[str]:
         if os.environ.get("MMGUI_REQUIRE_PG") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    name = f"mmgui_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(server, prefix="mmgui_test") as url:
+        yield url
+
+
+@pytest.fixture
+def loop_settings(tiny_models: Path, tmp_path: Path):
+    """Settings for finetuning tests: a scratch copy of the tiny models (new versions land
+    there), its own queue and media, a fast-polling worker."""
+    import shutil
+
+    from mmgui.config import Settings
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    return Settings.load(
+        models_dir=models,
+        cache_dir=tiny_models.parent / "cache",
+        db_url=f"sqlite:///{tmp_path / 'queue.db'}",
+        media_dir=tmp_path / "media",
+        worker_poll_seconds=0.2,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,16 +30,8 @@ SLOW = {"epochs": 100_000, "patience": 100_000}  # a job that runs until stopped
 
 
 @pytest.fixture
-def settings(tiny_models: Path, tmp_path: Path) -> Settings:
-    models = tmp_path / "models"
-    shutil.copytree(tiny_models, models)
-    return Settings.load(
-        models_dir=models,
-        cache_dir=tiny_models.parent / "cache",
-        db_url=f"sqlite:///{tmp_path / 'queue.db'}",
-        media_dir=tmp_path / "media",
-        worker_poll_seconds=0.2,
-    )
+def settings(loop_settings: Settings) -> Settings:
+    return loop_settings
 
 
 def corrected(settings: Settings, n: int = 8) -> ReviewService:

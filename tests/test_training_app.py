@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from gradio_client import Client
@@ -21,16 +19,8 @@ from .conftest import KAGGLE_FIXTURE
 
 
 @pytest.fixture
-def settings(tiny_models: Path, tmp_path: Path) -> Settings:
-    models = tmp_path / "models"
-    shutil.copytree(tiny_models, models)
-    return Settings.load(
-        models_dir=models,
-        cache_dir=tiny_models.parent / "cache",
-        db_url=f"sqlite:///{tmp_path / 'queue.db'}",
-        media_dir=tmp_path / "media",
-        worker_poll_seconds=0.2,
-    )
+def settings(loop_settings: Settings) -> Settings:
+    return loop_settings
 
 
 @pytest.fixture

@@ -75,3 +75,24 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 def table_names(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())
+
+
+@contextmanager
+def scratch_postgres(server_url: str, prefix: str = "mmgui_scratch") -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server of `server_url` (whose user may create
+    databases), dropped afterwards; yields its URL. For tests and benchmarks."""
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
