@@ -10,6 +10,7 @@ Its thresholds are tuned on `eval` while the active version's were tuned on the 
 validation split alone, which favours the candidate's F1 a little; ROC-AUC is threshold-free.
 
 heads mode: backbone features cached, only the fusion head trains (the CPU default).
+With several GPUs visible it trains under torchrun with DDP (`training.distributed`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from mmgui.genres import GENRES
 from mmgui.nets.genre_model import CalibratedHead, GenreHead, HeadConfig
 from mmgui.training.calibration import fit_temperature, tune_thresholds
 from mmgui.training.data import feature_set, fingerprint, load_records, select_split
+from mmgui.training.distributed import pick_trainer
 from mmgui.training.export import HEAD_INPUTS, export_head
-from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, train_head
+from mmgui.training.heads import FeatureSet, HeadTraining, head_logits
 from mmgui.training.metrics import evaluate_probs
 from mmgui.training.registry import read_model_json, write_version
 
@@ -126,7 +128,8 @@ def finetune_version(
     head_config = HeadConfig.from_dict(meta["head"])
     init = load_file(Path(active_dir) / "head.safetensors")
     training = _head_training(meta, tuning)
-    result = train_head(head_config, train_set, eval_set, training, on_epoch, init, device)
+    trainer, distributed = pick_trainer(device)
+    result = trainer(head_config, train_set, eval_set, training, on_epoch, init)
 
     logits = head_logits(result.head, eval_set.only(head_config.modalities))
     temperature = fit_temperature(logits, eval_set.labels)
@@ -174,6 +177,7 @@ def finetune_version(
                 "mode": "heads",
                 "job_id": job_id,
                 "device": device,
+                "distributed": distributed,
                 "settings": asdict(tuning),
                 "n_corrections": len(corrections),
                 "n_train_corrections": len(train_c),
