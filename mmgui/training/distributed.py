@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import partial
 from pathlib import Path
 
@@ -121,6 +121,8 @@ def _write_spec(
         "backend": backend,
         "device": device,
     }
+    for stale in (INIT, PROGRESS, BEST, RESULT):  # an earlier run's, in a reused workdir
+        (folder / stale).unlink(missing_ok=True)
     (folder / SPEC).write_text(json.dumps(spec))
     for name, data in ((TRAIN, train), (VAL, val)):
         np.savez(folder / name, **{f.name: getattr(data, f.name) for f in fields(FeatureSet)})
@@ -231,13 +233,6 @@ def shard_indices(n_items: int, epoch: int, rank: int, world: int, seed: int) ->
     return order[rank:padded:world]
 
 
-@dataclass
-class _Best:
-    epoch: int
-    val_auc: float
-    state: dict
-
-
 def _die_with_launcher() -> None:
     """torchrun starts each rank in a session of its own; if torchrun is killed outright (its
     SIGTERM handler stops the ranks, SIGKILL cannot), the rank must not train on alone."""
@@ -260,21 +255,36 @@ def _params_digest(head: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _rank_zero_epoch(
-    head: GenreHead, scorer: GenreHead, val: FeatureSet, record: dict, best: _Best, folder: Path
-) -> None:
-    """Score val on a CPU copy of the weights, keep them if best, append the epoch's record."""
-    scorer.load_state_dict(head.state_dict())
-    record["val_macro_roc_auc"] = val_macro_auc(scorer, val)
-    if record["val_macro_roc_auc"] > best.val_auc:
-        best.epoch, best.val_auc = record["epoch"], record["val_macro_roc_auc"]
-        best.state = copy.deepcopy(scorer.state_dict())
-    with open(folder / PROGRESS, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
+class _Scorekeeper:
+    """Rank 0's part: scores val on a CPU copy of the weights after each epoch, keeps the best
+    epoch's weights, appends the records the launcher forwards, and saves the outcome."""
+
+    def __init__(self, folder: Path, head: GenreHead, patience: int) -> None:
+        self.folder, self.patience = folder, patience
+        self.val, self.scorer = _load_features(folder / VAL), GenreHead(head.config)
+        self.best_epoch, self.best_val_auc = -1, -1.0
+        self.best_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
+
+    def epoch_done(self, head: GenreHead, epoch: int, train_loss: float) -> bool:
+        """Score and record `epoch` (1-based); returns whether patience has run out."""
+        self.scorer.load_state_dict(head.state_dict())
+        val_auc = val_macro_auc(self.scorer, self.val)
+        if val_auc > self.best_val_auc:
+            self.best_epoch, self.best_val_auc = epoch, val_auc
+            self.best_state = copy.deepcopy(self.scorer.state_dict())
+        record = {"epoch": epoch, "train_loss": train_loss, "val_macro_roc_auc": val_auc}
+        with open(self.folder / PROGRESS, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        return epoch - self.best_epoch >= self.patience
+
+    def save(self, param_digests: list) -> None:
+        save_file(self.best_state, self.folder / BEST)
+        result = {"best_epoch": self.best_epoch, "best_val_auc": self.best_val_auc}
+        (self.folder / RESULT).write_text(json.dumps({**result, "param_digests": param_digests}))
 
 
 def train_rank(folder: Path, device: torch.device) -> None:
-    """One rank's training loop; rank 0 also scores, records and saves."""
+    """One rank's training loop; rank 0 also scores, decides when to stop, records and saves."""
     spec = json.loads((folder / SPEC).read_text())
     config, settings = HeadConfig.from_dict(spec["config"]), HeadTraining(**spec["training"])
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -294,9 +304,7 @@ def train_rank(folder: Path, device: torch.device) -> None:
     tensors = [t.to(device) for t in train.tensors()]
     labels = torch.as_tensor(train.labels, dtype=torch.float32, device=device)
     local_batch = max(1, settings.batch_size // world)
-    if rank == 0:
-        val, scorer = _load_features(folder / VAL), GenreHead(config)
-        best = _Best(-1, -1.0, {k: v.cpu().clone() for k, v in head.state_dict().items()})
+    keeper = _Scorekeeper(folder, head, settings.patience) if rank == 0 else None
     for epoch in range(settings.epochs):
         model.train()
         shard = shard_indices(len(train), epoch, rank, world, settings.seed).to(device)
@@ -309,19 +317,15 @@ def train_rank(folder: Path, device: torch.device) -> None:
         scheduler.step()
         dist.all_reduce(loss_sum)
         stop = torch.zeros(1, dtype=torch.int32, device=device)
-        if rank == 0:
-            record = {"epoch": epoch + 1, "train_loss": float(loss_sum[0] / loss_sum[1])}
-            _rank_zero_epoch(head, scorer, val, record, best, folder)
-            stop[0] = int(epoch + 1 - best.epoch >= settings.patience)
+        if keeper:
+            stop[0] = keeper.epoch_done(head, epoch + 1, float(loss_sum[0] / loss_sum[1]))
         dist.broadcast(stop, src=0)
         if stop.item():
             break
     digests: list[str | None] = [None] * world
     dist.all_gather_object(digests, _params_digest(head))
-    if rank == 0:
-        save_file(best.state, folder / BEST)
-        result = {"best_epoch": best.epoch, "best_val_auc": best.val_auc}
-        (folder / RESULT).write_text(json.dumps({**result, "param_digests": digests}))
+    if keeper:
+        keeper.save(digests)
 
 
 def main(folder: Path) -> None:
