@@ -120,6 +120,7 @@ def _write_spec(
         "training": settings.to_dict(),
         "backend": backend,
         "device": device,
+        "launcher_pid": os.getpid(),
     }
     for stale in (INIT, PROGRESS, BEST, RESULT):  # an earlier run's, in a reused workdir
         (folder / stale).unlink(missing_ok=True)
@@ -255,18 +256,28 @@ def _params_digest(head: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def _launcher_gone(launcher_pid: int) -> bool:
+    """Whether torchrun (this rank's parent) has lost the process that started it: it is then
+    someone else's child, even while the dead launcher is an unreaped zombie."""
+    stat = Path(f"/proc/{os.getppid()}/stat")
+    if not stat.exists():  # not Linux: cannot tell, so never
+        return False
+    return int(stat.read_text().rsplit(")", 1)[1].split()[1]) != launcher_pid
+
+
 class _Scorekeeper:
     """Rank 0's part: scores val on a CPU copy of the weights after each epoch, keeps the best
     epoch's weights, appends the records the launcher forwards, and saves the outcome."""
 
-    def __init__(self, folder: Path, head: GenreHead, patience: int) -> None:
-        self.folder, self.patience = folder, patience
+    def __init__(self, folder: Path, head: GenreHead, patience: int, launcher_pid: int) -> None:
+        self.folder, self.patience, self.launcher_pid = folder, patience, launcher_pid
         self.val, self.scorer = _load_features(folder / VAL), GenreHead(head.config)
         self.best_epoch, self.best_val_auc = -1, -1.0
         self.best_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
 
     def epoch_done(self, head: GenreHead, epoch: int, train_loss: float) -> bool:
-        """Score and record `epoch` (1-based); returns whether patience has run out."""
+        """Score and record `epoch` (1-based); returns whether to stop: patience has run out,
+        or the launcher is gone (a worker killed outright; nobody would read the result)."""
         self.scorer.load_state_dict(head.state_dict())
         val_auc = val_macro_auc(self.scorer, self.val)
         if val_auc > self.best_val_auc:
@@ -275,7 +286,7 @@ class _Scorekeeper:
         record = {"epoch": epoch, "train_loss": train_loss, "val_macro_roc_auc": val_auc}
         with open(self.folder / PROGRESS, "a") as handle:
             handle.write(json.dumps(record) + "\n")
-        return epoch - self.best_epoch >= self.patience
+        return epoch - self.best_epoch >= self.patience or _launcher_gone(self.launcher_pid)
 
     def save(self, param_digests: list) -> None:
         save_file(self.best_state, self.folder / BEST)
@@ -304,7 +315,9 @@ def train_rank(folder: Path, device: torch.device) -> None:
     tensors = [t.to(device) for t in train.tensors()]
     labels = torch.as_tensor(train.labels, dtype=torch.float32, device=device)
     local_batch = max(1, settings.batch_size // world)
-    keeper = _Scorekeeper(folder, head, settings.patience) if rank == 0 else None
+    keeper = (
+        _Scorekeeper(folder, head, settings.patience, spec["launcher_pid"]) if rank == 0 else None
+    )
     for epoch in range(settings.epochs):
         model.train()
         shard = shard_indices(len(train), epoch, rank, world, settings.seed).to(device)
@@ -326,6 +339,7 @@ def train_rank(folder: Path, device: torch.device) -> None:
     dist.all_gather_object(digests, _params_digest(head))
     if keeper:
         keeper.save(digests)
+    dist.barrier()  # leave together: a rank tearing down while another still works may abort
 
 
 def main(folder: Path) -> None:
