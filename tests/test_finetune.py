@@ -58,6 +58,7 @@ def test_a_job_makes_a_version_that_is_promoted_and_rolled_back(settings: Settin
     meta = json.loads((settings.models_dir / name / "model.json").read_text())
     assert meta["parent"] == "default" and meta["finetune"]["n_corrections"] == 8
     assert meta["finetune"]["job_id"] == job_id
+    assert meta["finetune"]["distributed"] is None  # one CPU: train_head, no torchrun
     assert meta["active_metrics"]["eval"]["n_items"] == meta["metrics"]["eval"]["n_items"]
     assert not list(settings.models_dir.glob(".*.tmp"))
     assert [d.genre for d in manager.compare(name)][

@@ -12,6 +12,7 @@ validation split alone, which favours the candidate's F1 a little; ROC-AUC is th
 heads mode: backbone features cached, only the fusion head trains (the CPU default).
 full mode: the backbones train too (`training.full_finetune`; for a GPU); the version then
 carries its own backbone graphs and weights.
+With several GPUs visible it trains under torchrun with DDP (`training.distributed`).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from mmgui.genres import GENRES
 from mmgui.nets.genre_model import CalibratedHead, GenreHead, HeadConfig
 from mmgui.training.calibration import fit_temperature, tune_thresholds
 from mmgui.training.data import feature_set, fingerprint, load_records, select_split
+from mmgui.training.distributed import pick_trainer
 from mmgui.training.export import HEAD_INPUTS, export_head
-from mmgui.training.heads import FeatureSet, HeadResult, HeadTraining, head_logits, train_head
+from mmgui.training.heads import FeatureSet, HeadResult, HeadTraining, head_logits
 from mmgui.training.metrics import evaluate_probs
 from mmgui.training.registry import read_model_json, write_version
 
@@ -145,7 +147,7 @@ def finetune_version(
             return feature_set_now(trained.encoders, records, "cpu")
 
         eval_set = features(eval_c + val)
-        tuned_encoders = trained.encoders
+        tuned_encoders, distributed = trained.encoders, None  # one device (DDP: heads only)
     else:
         tuned_encoders = None
 
@@ -154,7 +156,8 @@ def finetune_version(
 
         eval_set = features(eval_c + val)
         train_set = features(train_c * tuning.oversample + replay)
-        result = train_head(head_config, train_set, eval_set, training, on_epoch, init, device)
+        trainer, distributed = pick_trainer(device)
+        result = trainer(head_config, train_set, eval_set, training, on_epoch, init)
 
     logits = head_logits(result.head, eval_set.only(head_config.modalities))
     temperature = fit_temperature(logits, eval_set.labels)
@@ -211,6 +214,7 @@ def finetune_version(
                 "mode": mode,
                 "job_id": job_id,
                 "device": device,
+                "distributed": distributed,
                 "settings": asdict(tuning),
                 "n_corrections": len(corrections),
                 "n_train_corrections": len(train_c),

@@ -126,7 +126,7 @@ def train_end_to_end(
             loss = head_loss(head, batch, labels[idx].to(device), head_config, training, gen)
             optimiser.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(modules.parameters(), 5.0)
+            nn.utils.clip_grad_norm_(modules.parameters(), training.grad_clip)
             optimiser.step()
             total += float(loss.detach()) * len(idx)
         scheduler.step()

@@ -63,6 +63,7 @@ class HeadTraining:
     modality_dropout: float = 0.3
     patience: int = 12
     seed: int = 0
+    grad_clip: float = 5.0  # max gradient norm per step
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -124,6 +125,42 @@ def head_loss(
     return loss
 
 
+def make_optimiser(
+    head: nn.Module, settings: HeadTraining
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW with a cosine decay over `settings.epochs`: the one recipe every head loop uses
+    (here and in `training.distributed`), so the two cannot drift apart."""
+    optimiser = torch.optim.AdamW(
+        head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
+    return optimiser, torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=settings.epochs)
+
+
+def optimise_step(
+    head: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    batch: tuple[torch.Tensor, ...],
+    target: torch.Tensor,
+    config: HeadConfig,
+    settings: HeadTraining,
+    gen: torch.Generator,
+) -> float:
+    """One clipped gradient step on `batch`; returns its mean loss. `head` may be wrapped in
+    DistributedDataParallel (the gradients are then averaged over ranks in `backward`)."""
+    loss = head_loss(head, batch, target, config, settings, gen)
+    optimiser.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(head.parameters(), settings.grad_clip)
+    optimiser.step()
+    return float(loss.detach())
+
+
+def val_macro_auc(head: GenreHead, val: FeatureSet) -> float:
+    """The early-stopping score: macro ROC-AUC on `val` through the head's own modalities."""
+    probs = 1 / (1 + np.exp(-head_logits(head, val.only(head.config.modalities))))
+    return evaluate_probs(val.labels, probs)["macro_roc_auc"]
+
+
 def train_head(
     config: HeadConfig,
     train: FeatureSet,
@@ -141,13 +178,9 @@ def train_head(
     if init_state is not None:
         head.load_state_dict(init_state)
     head.to(device)
-    optimiser = torch.optim.AdamW(
-        head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=settings.epochs)
+    optimiser, scheduler = make_optimiser(head, settings)
     tensors = [t.to(device) for t in train.tensors()]
     labels = torch.as_tensor(train.labels, dtype=torch.float32, device=device)
-    val_only = val.only(config.modalities)
     best = HeadResult(head, -1, -1.0, [])
     best_state = copy.deepcopy(head.state_dict())
     for epoch in range(settings.epochs):
@@ -156,19 +189,13 @@ def train_head(
         total = 0.0
         for start in range(0, len(order), settings.batch_size):
             idx = order[start : start + settings.batch_size]
-            loss = head_loss(
-                head, tuple(t[idx] for t in tensors), labels[idx], config, settings, gen
-            )
-            optimiser.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(head.parameters(), 5.0)
-            optimiser.step()
-            total += float(loss.detach()) * len(idx)
+            batch = tuple(t[idx] for t in tensors)
+            loss = optimise_step(head, optimiser, batch, labels[idx], config, settings, gen)
+            total += loss * len(idx)
         scheduler.step()
         head.cpu()
-        probs = 1 / (1 + np.exp(-head_logits(head, val_only)))
+        val_auc = val_macro_auc(head, val)
         head.to(device)
-        val_auc = evaluate_probs(val.labels, probs)["macro_roc_auc"]
         record = {
             "epoch": epoch + 1,
             "train_loss": total / len(train),
