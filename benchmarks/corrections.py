@@ -11,6 +11,7 @@ thresholds as stored in each version).
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import time
 from collections.abc import Sequence
@@ -96,13 +97,12 @@ class JobRun:
     device: str
     status: str
     flagged: str | None  # why the job thinks it is worse than its parent, if it does
+    epochs_run: int
     seconds: float  # wall time of the worker's run, claim to registration
 
 
 def run_finetune_job(review: ReviewService, data_dir: Path, **params: object) -> JobRun:
     """Queue a heads job ("Train now") and let an in-process worker run it."""
-    import json
-
     manager = review.manager
     job_id = manager.train_now(EDITOR, "heads", data_dir=str(data_dir), **params)
     started = time.perf_counter()
@@ -113,7 +113,15 @@ def run_finetune_job(review: ReviewService, data_dir: Path, **params: object) ->
         raise MmguiError(f"finetuning job {job_id} ended {job.status}: {job.error}")
     version = review.studio.settings.models_dir / job.result_version
     meta = json.loads((version / "model.json").read_text())
-    return JobRun(version, meta["finetune"], job.device, job.status, meta.get("flagged"), seconds)
+    return JobRun(
+        version,
+        meta["finetune"],
+        job.device,
+        job.status,
+        meta.get("flagged"),
+        len(meta["history"]),
+        seconds,
+    )
 
 
 def served_probs(

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict:
         "heads_goal_seconds": GOAL_S,
         "heads_goal_met": job.seconds <= GOAL_S,
         "heads_device": job.device,
-        "epochs_run": len(json.loads((job.version / "model.json").read_text())["history"]),
+        "epochs_run": job.epochs_run,
         "best_epoch": finetune["best_epoch"],
         "n_train_items_per_epoch": finetune["n_train_corrections"]
         * finetune["settings"]["oversample"]

@@ -226,7 +226,8 @@ def anchored_thresholds(
     so retuning them all on every job moves decisions on the whole catalogue by noise.
     """
     tuned, untuned = tune_thresholds(labels, probs)
-    active_logit = np.log(_thresholds(meta)) - np.log1p(-_thresholds(meta))
+    active = np.clip(_thresholds(meta), 1e-6, 1 - 1e-6)
+    active_logit = np.log(active) - np.log1p(-active)
     carried = 1 / (1 + np.exp(-active_logit * meta["temperature"] / temperature))
     chosen, retuned = carried.copy(), []
     for g, genre in enumerate(GENRES):
