@@ -15,7 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a script, this folder is sys.path[0]; it holds queue.py, which would shadow the
+# standard library's `queue` (torch needs it): the repository root takes its place.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from benchmarks.machine import machine
 from mmgui.config import Settings

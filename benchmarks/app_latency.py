@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a script, this folder is sys.path[0]; it holds queue.py, which would shadow the
+# standard library's `queue` (torch needs it): the repository root takes its place.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from gradio_client import Client, handle_file
 

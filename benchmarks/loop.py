@@ -33,8 +33,9 @@ import numpy as np
 
 # The repository root takes this folder's place on the path: benchmarks/queue.py would
 # otherwise shadow the standard library's `queue` (which torch imports).
-sys.path.remove(sys.path[0])
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a script, this folder is sys.path[0]; it holds queue.py, which would shadow the
+# standard library's `queue` (torch needs it): the repository root takes its place.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from benchmarks.corrections import (
     decide_true_genres,
