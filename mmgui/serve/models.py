@@ -31,7 +31,7 @@ class GenreDelta:
     auc: float | None
     auc_delta: float | None
     f1: float
-    f1_delta: float
+    f1_delta: float | None  # None: no parent scored on the same data
 
 
 class ModelManager:
@@ -93,10 +93,8 @@ class ModelManager:
             auc_delta = None
             if g["roc_auc"] is not None and b.get("roc_auc") is not None:
                 auc_delta = g["roc_auc"] - b["roc_auc"]
-            rows.append(
-                GenreDelta(genre, g["support"], g["roc_auc"], auc_delta, g["f1"],
-                           g["f1"] - b.get("f1", g["f1"]))
-            )  # fmt: skip
+            f1_delta = g["f1"] - b["f1"] if "f1" in b else None
+            rows.append(GenreDelta(genre, g["support"], g["roc_auc"], auc_delta, g["f1"], f1_delta))
         return rows
 
     def promote(self, name: str, username: str, confirmed: bool = False) -> VersionView:
