@@ -354,6 +354,12 @@ def main(folder: Path) -> None:
         train_rank(folder, device)
     finally:
         dist.destroy_process_group()
+    # Everything this rank owes is on disk. Interpreter teardown with gloo's threads still
+    # winding down can abort ("terminate called without an active exception", SIGABRT) and
+    # fail a finished run, so a rank that succeeded leaves at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
