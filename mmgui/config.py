@@ -48,6 +48,9 @@ class Settings:
     import_batch_size: int = 64
     # Finetuning: queue a job automatically every N new corrections (0: only "Train now").
     auto_train_every: int = 0
+    # The original training data (Kaggle-format folder) for replay and validation; empty: the
+    # folder the active version was trained on (its model.json "data"."source").
+    replay_data: str = ""
     worker_poll_seconds: float = 2.0
     worker_stale_seconds: float = 120.0  # a running job without a heartbeat this long failed
     # Clips: decoded at a reduced rate and size, cut into segments for the emotion line.

@@ -123,7 +123,7 @@ class Worker:
                 on_epoch=lambda record: self.jobs.report(job.id, record),
                 device=self.device,
                 job_id=job.id,
-                data_dir=job.params.get("data_dir"),
+                data_dir=job.params.get("data_dir") or self.settings.replay_data or None,
                 mode=job.mode,
             )
             metrics = {

@@ -241,3 +241,16 @@ def test_full_finetune_ships_its_own_backbones_and_serves_them(settings: Setting
     assert before != served.genre_probs  # the backbones really changed what it predicts
     review.manager.promote(job.result_version, "ana", confirmed=True)
     assert review.studio.predict(item.poster, None, None).model_version == job.result_version
+
+
+def test_a_job_without_the_original_data_fails_with_advice(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    missing = dataclasses.replace(settings, replay_data=str(tmp_path / "no-such-folder"))
+    review = corrected(missing)
+    job_id = review.manager.train_now("ana")
+    Worker(missing, log=lambda _: None).run(once=True)
+    job = review.manager.jobs.get(job_id)
+    assert job.status == "failed" and "set MMGUI_REPLAY_DATA" in job.error

@@ -119,7 +119,7 @@ def finetune_version(
     if not data_dir.is_dir():
         raise MmguiError(
             f"the original training data of {meta['name']} ({data_dir}) is not here; it is "
-            "needed for replay and validation (give the job a data_dir)"
+            "needed for replay and validation (set MMGUI_REPLAY_DATA or give the job a data_dir)"
         )
     from mmgui.training.train import build_encoders
 
