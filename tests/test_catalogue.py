@@ -113,3 +113,11 @@ def test_label_studio_tasks_import_their_latest_annotation(tmp_path: Path) -> No
         ("8", None),
     ]
     assert [b.reason for b in report.bad] == ["not an object"]
+
+
+def test_the_shipped_demo_catalogue_reads_whole() -> None:
+    from mmgui.config import PROJECT_ROOT
+
+    report = read_catalogue(PROJECT_ROOT / "assets" / "catalogue.csv")
+    assert len(report.rows) == 12 and not report.bad
+    assert all(r.poster is not None and r.poster.is_file() and r.genres for r in report.rows)

@@ -71,7 +71,10 @@ def build(review: ReviewService) -> None:
         total = review.store.count(state.status, state.genre)
         where = f"item {state.offset + state.pos - state.left + 1} of {total}"
         if item is None:
-            done = "**Nothing left in this queue.** Change the filter or import more items."
+            done = (
+                "**Nothing left in this queue.** Change the filter, or import items below "
+                "(to try it: the server path `assets/catalogue.csv`, the 12 demo movies)."
+            )
             return (state, done, None, "", gr.CheckboxGroup(value=[]), [], [], note)
         cam_views = review.cams(item)
         gallery = [(c.overlay, c.caption) for c in cam_views]
