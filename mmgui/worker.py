@@ -155,8 +155,7 @@ class Worker:
             heart.join()
 
     def active_version(self) -> Path:
-        default = self.settings.default_model_dir
-        active = self.versions.ensure_active(default.name, default.name, {})
+        active = self.versions.ensure_active(self.settings.default_model_dir)
         return self.settings.models_dir / active.path
 
     def _beat(self, job_id: int, done: threading.Event) -> None:

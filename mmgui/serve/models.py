@@ -45,9 +45,7 @@ class ModelManager:
     def sync(self) -> VersionView:
         """Make the studio serve the database's active version (registering the shipped
         default on a fresh database)."""
-        default = self.studio.settings.default_model_dir
-        meta = read_model_json(default)
-        active = self.versions.ensure_active(default.name, default.name, _test_summary(meta))
+        active = self.versions.ensure_active(self.studio.settings.default_model_dir)
         path = self.studio.settings.models_dir / active.path
         if path.resolve() != self.studio.version_dir.resolve():
             self.studio.use_version(path)
@@ -132,8 +130,3 @@ class ModelManager:
 
     def role(self, username: str) -> str:
         return role_of(self.studio.settings.auth_file, username)
-
-
-def _test_summary(meta: dict) -> dict:
-    test = meta.get("metrics", {}).get("test", {})
-    return {k: test.get(k) for k in ("n_items", "macro_roc_auc", "micro_f1") if k in test}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mmgui.errors import MmguiError
 from mmgui.store.db import transaction
 from mmgui.store.schema import AuditEntry, ModelVersion, utcnow
+from mmgui.training.registry import read_model_json
 
 
 @dataclass(frozen=True)
@@ -58,15 +60,20 @@ class VersionTable:
                 )
             )  # fmt: skip
 
-    def ensure_active(self, name: str, path: str, metrics: dict) -> VersionView:
-        """The active version; on a fresh database, `name` is registered as the active one."""
+    def ensure_active(self, default_version: Path) -> VersionView:
+        """The active version; on a fresh database, `default_version` (a folder in the models
+        folder) is registered as the active one, with its test metrics. Its model.json is read
+        only then, so calling this on every poll costs one query."""
         current = self.active()
         if current is not None:
             return current
+        name = default_version.name
+        test = read_model_json(default_version).get("metrics", {}).get("test", {})
+        metrics = {k: test[k] for k in ("n_items", "macro_roc_auc", "micro_f1") if k in test}
         with transaction(self.sessions) as session:
             existing = session.scalar(select(ModelVersion).where(ModelVersion.name == name))
             if existing is None:
-                row = ModelVersion(name=name, path=path, metrics=metrics, is_active=True)
+                row = ModelVersion(name=name, path=name, metrics=metrics, is_active=True)
                 row.promoted_at, row.promoted_by = utcnow(), "(initial)"
                 session.add(row)
             else:
