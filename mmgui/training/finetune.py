@@ -174,24 +174,28 @@ def finetune_version(
         eval_set.labels, probs, temperature, meta, tuning.threshold_margin
     )
     metrics = evaluate_probs(eval_set.labels, probs, thresholds)
-    # The active version is scored on its own backbones' features (cached); in heads mode
-    # those are the candidate's too.
+    # The active version as served (its head, temperature and thresholds), scored on its own
+    # backbones' features (cached); in heads mode those are the candidate's too.
+    active_head = GenreHead(head_config)
+    active_head.load_state_dict(init)
+    active_thresholds = _thresholds(meta)
     active_eval = eval_set if mode == "heads" else feature_set(eval_c + val, encoders, cache)
-    active_metrics = _active_metrics(active_dir, meta, active_eval, head_config)
+    active_probs = _calibrated(active_head, active_eval, head_config, meta["temperature"])
+    active_metrics = evaluate_probs(active_eval.labels, active_probs, active_thresholds)
     if eval_c:
         n = len(eval_c)
         metrics["corrections"] = evaluate_probs(eval_set.labels[:n], probs[:n], thresholds)
-        active_probs = _active_probs(active_dir, meta, active_eval, head_config)[:n]
         active_metrics["corrections"] = evaluate_probs(
-            eval_set.labels[:n], active_probs, _thresholds(meta)
+            eval_set.labels[:n], active_probs[:n], active_thresholds
         )
     test_set = features(test)
-    test_probs = 1 / (
-        1 + np.exp(-head_logits(result.head, test_set.only(head_config.modalities)) / temperature)
-    )
+    test_probs = _calibrated(result.head, test_set, head_config, temperature)
     metrics["test"] = evaluate_probs(test_set.labels, test_probs, thresholds)
     active_test = test_set if mode == "heads" else feature_set(test, encoders, cache)
-    active_metrics["test"] = _active_metrics(active_dir, meta, active_test, head_config)
+    active_test_probs = _calibrated(active_head, active_test, head_config, meta["temperature"])
+    active_metrics["test"] = evaluate_probs(
+        active_test.labels, active_test_probs, active_thresholds
+    )
     flagged = worse_than(metrics, active_metrics)
     served = CalibratedHead(result.head, temperature).eval()
 
@@ -296,19 +300,6 @@ def _calibrated(
 
 def _thresholds(meta: dict) -> np.ndarray:
     return np.array([meta["thresholds"][g] for g in GENRES])
-
-
-def _active_probs(active_dir: Path, meta: dict, data: FeatureSet, config: HeadConfig) -> np.ndarray:
-    head = GenreHead(config)
-    head.load_state_dict(load_file(Path(active_dir) / "head.safetensors"))
-    return _calibrated(head, data, config, meta["temperature"])
-
-
-def _active_metrics(active_dir: Path, meta: dict, data: FeatureSet, config: HeadConfig) -> dict:
-    """The active version as served (its temperature and thresholds) on the same data."""
-    return evaluate_probs(
-        data.labels, _active_probs(active_dir, meta, data, config), _thresholds(meta)
-    )
 
 
 def worse_than(candidate: dict, active: dict) -> str | None:
