@@ -7,6 +7,7 @@ content hash (`training.features`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -44,7 +45,7 @@ class Encoders:
     max_tokens: int
 
     def tokenizer(self) -> SubwordTokenizer:
-        return SubwordTokenizer(minilm_dir() / "tokenizer.json", self.max_tokens)
+        return _tokenizer(self.max_tokens)
 
     def describe(self) -> dict:
         poster, overview = poster_spec(self.poster), overview_spec(self.overview)
@@ -72,6 +73,13 @@ class Encoders:
             f"poster-{poster.name}-{poster.weights_sha256[:12]}-{width}x{height}",
             f"overview-{overview.name}-{overview.weights_sha256[:12]}-{self.max_tokens}t",
         )
+
+
+@functools.cache
+def _tokenizer(max_tokens: int) -> SubwordTokenizer:
+    """The sentence encoder's tokenizer, read once per process (full finetuning asks for it
+    every batch)."""
+    return SubwordTokenizer(minilm_dir() / "tokenizer.json", max_tokens)
 
 
 def load_records(data_dir: Path) -> list[MovieRecord]:
