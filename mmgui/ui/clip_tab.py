@@ -7,9 +7,10 @@ import gradio as gr
 
 from mmgui.config import PROJECT_ROOT
 from mmgui.errors import MmguiError
-from mmgui.serve.review import LOCAL_USER, ReviewService
+from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.ui import clip_plots
+from mmgui.ui.users import current_user
 
 EXAMPLE_CLIP = PROJECT_ROOT / "assets" / "clips" / "caminandes_10s_noaudio.mp4"
 
@@ -76,7 +77,7 @@ def build(studio: Studio, review: ReviewService) -> None:
         if last is None:
             raise gr.Error("analyse a clip first")
         clip_path, analysis, title_text, overview_text = last
-        username = (request.username if request else None) or LOCAL_USER
+        username = current_user(request)
         item_id = review.add_clip(clip_path, analysis, title_text, overview_text, username)
         item = review.item(item_id)
         return (

@@ -7,16 +7,12 @@ import gradio as gr
 
 from mmgui.errors import MmguiError
 from mmgui.serve.models import ModelManager, NeedsConfirmation
-from mmgui.serve.review import LOCAL_USER
+from mmgui.ui.users import current_user
 
 VERSION_COLUMNS = ["version", "active", "created (UTC)", "parent", "job", "eval AUC",
                    "parent's eval AUC", "eval micro-F1", "parent's eval micro-F1", "test AUC",
                    "test micro-F1", "flagged"]  # fmt: skip
 DELTA_COLUMNS = ["genre", "eval positives", "ROC-AUC", "Δ ROC-AUC", "F1", "Δ F1"]
-
-
-def _user(request: gr.Request | None) -> str:
-    return (request.username if request else None) or LOCAL_USER
 
 
 def build(manager: ModelManager) -> None:
@@ -55,7 +51,7 @@ def build(manager: ModelManager) -> None:
         if not name:
             return "Pick a version.", *refresh(None)
         try:
-            manager.promote(name, _user(request), confirmed=confirmed)
+            manager.promote(name, current_user(request), confirmed=confirmed)
         except NeedsConfirmation as err:
             return f"⚠️ {err}", *refresh(name)
         except MmguiError as err:
@@ -67,7 +63,7 @@ def build(manager: ModelManager) -> None:
 
     def do_rollback(request: gr.Request):
         try:
-            version = manager.rollback(_user(request))
+            version = manager.rollback(current_user(request))
         except MmguiError as err:
             raise gr.Error(str(err)) from err
         return f"Rolled back: {version.name} is served again.", *refresh(version.name)

@@ -11,8 +11,9 @@ import gradio as gr
 from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
-from mmgui.serve.review import LOCAL_USER, QueueCursor, ReviewService
+from mmgui.serve.review import QueueCursor, ReviewService
 from mmgui.store.review import ItemView
+from mmgui.ui.users import current_user
 
 GENRE_KEYS = "abcdefghijklmnopqr"  # review_keys.js toggles GENRES[i] with GENRE_KEYS[i]
 KEYS_JS = Path(__file__).with_name("review_keys.js")
@@ -23,17 +24,12 @@ VIEWS = [
     ("Newest first", "newest"),
 ]
 STATUSES = ["pending", "reviewed", "skipped", "discarded", "all"]
-PROGRESS = gr.Progress()  # Gradio fills it in per call
 HISTORY_COLUMNS = ["when (UTC)", "who", "action", "before", "after", "model", "seconds"]
 
 
 def keyboard_head() -> str:
     """The `<script>` for `launch(head=...)` that makes the tab keyboard-first."""
     return f"<script>{KEYS_JS.read_text()}</script>"
-
-
-def _user(request: gr.Request | None) -> str:
-    return (request.username if request else None) or LOCAL_USER
 
 
 def build(review: ReviewService) -> None:
@@ -101,7 +97,7 @@ def build(review: ReviewService) -> None:
             if state is None:
                 raise gr.Error("load the queue first")
             try:
-                saved = review.save(state, _user(request), chosen, action)
+                saved = review.save(state, current_user(request), chosen, action)
             except MmguiError as err:  # a conflict: show the item as it now is
                 return show(state, f"⚠️ {err}")
             now = ", ".join(saved.labels or []) or "no genres"
@@ -120,7 +116,7 @@ def build(review: ReviewService) -> None:
     def undo_last(state: QueueCursor | None, request: gr.Request):
         state = state or review.open_queue()
         try:
-            item = review.undo(state, _user(request))
+            item = review.undo(state, current_user(request))
         except MmguiError as err:
             return show(state, f"⚠️ {err}")
         return show(
@@ -153,7 +149,7 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
         return status_name, None if genre_name == ANY_GENRE else genre_name
 
     def check_admin(request: gr.Request) -> str:
-        username = _user(request)
+        username = current_user(request)
         if review.role(username) != "admin":
             raise gr.Error("bulk edits are for admins")
         return username
@@ -197,8 +193,9 @@ def _import_export(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdow
             run_export = gr.Button("Export")
             exported = gr.File(label="Export", interactive=False)
 
-    def do_import(file: str | None, path: str, request: gr.Request, progress=PROGRESS):
-        username = _user(request)
+    # A gr.Progress() default is how Gradio hands a handler its progress bar (hence noqa).
+    def do_import(file: str | None, path: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        username = current_user(request)
         if review.role(username) != "admin":
             raise gr.Error("imports are for admins")
         source = file or path.strip()
@@ -232,7 +229,7 @@ def _import_export(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdow
             )
         suffix = ".csv" if format_name == "csv" else ".json"
         out = Path(tempfile.mkdtemp(prefix="mmgui-export-")) / f"mmgui-{format_name}{suffix}"
-        review.export(format_name, out, status_filter, genre_filter, _user(request))
+        review.export(format_name, out, status_filter, genre_filter, current_user(request))
         return str(out)
 
     run_import.click(do_import, [upload, server_path], [import_message], api_name="review_import")

@@ -9,8 +9,8 @@ from plotly.subplots import make_subplots
 
 from mmgui.errors import MmguiError
 from mmgui.serve.models import ModelManager
-from mmgui.serve.review import LOCAL_USER
 from mmgui.store.jobs import JobView
+from mmgui.ui.users import current_user
 
 JOB_COLUMNS = ["job", "status", "mode", "trigger", "by", "queued (UTC)", "device", "worker",
                "epochs", "version", "error"]  # fmt: skip
@@ -46,7 +46,7 @@ def build(manager: ModelManager) -> None:
         return _rows(recent), gr.Dropdown(choices=choices, value=chosen), _figure(job)
 
     def train_now(chosen_mode: str, request: gr.Request):
-        username = (request.username if request else None) or LOCAL_USER
+        username = current_user(request)
         try:
             job_id = manager.train_now(username, chosen_mode)
         except MmguiError as err:

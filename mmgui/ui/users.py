@@ -1,0 +1,11 @@
+"""Who is at the keyboard: the login of a request, or the single local user without `--auth`."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from mmgui.serve.review import LOCAL_USER
+
+
+def current_user(request: gr.Request | None) -> str:
+    return (request.username if request else None) or LOCAL_USER
