@@ -29,8 +29,9 @@ from mmgui.serve.predictor import PredictInput
 from mmgui.serve.studio import CamView, Studio
 from mmgui.store.catalogue import add_predictions, export_records, upsert_items
 from mmgui.store.media import file_sha256
-from mmgui.store.review import ItemView, ReviewStore
+from mmgui.store.review import ReviewStore
 from mmgui.store.schema import Item
+from mmgui.store.views import ItemView
 
 Progress = Callable[[int, int], None]  # (done, total)
 LOCAL_USER = "local"

@@ -1,4 +1,4 @@
-"""The review queue's operations: upsert items, record predictions, order the queue, decide.
+"""The review queue's operations: order the queue, show an item, decide, undo, bulk-edit.
 
 Every write is one transaction. An editor's decision names the item version it was made on;
 if another editor saved first, `EditConflict` says who did what, and nothing is written
@@ -8,8 +8,6 @@ if another editor saved first, `EditConflict` says who did what, and nothing is 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -20,63 +18,13 @@ from mmgui.genres import GENRE_INDEX, GENRES, genre_mask, genres_of_mask
 from mmgui.store.db import open_database, transaction
 from mmgui.store.media import MediaStore
 from mmgui.store.schema import STATUSES, AuditEntry, Decision, Item, Prediction, utcnow
+from mmgui.store.views import DecisionView, ItemView, QueueEntry
 
 VIEWS = ("uncertain", "mislabelled", "newest")
 
 
 class EditConflict(MmguiError):
     """Someone else changed the item since it was shown; carries their decision."""
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    id: int
-    external_id: str
-    title: str
-    status: str
-    labels: list[str]
-    predicted: list[str]
-    uncertainty: float | None
-    disagreement: float | None
-
-
-@dataclass(frozen=True)
-class DecisionView:
-    id: int
-    username: str
-    created_at: datetime
-    action: str
-    labels_before: list[str] | None
-    labels_after: list[str]
-    model_version: str | None
-    seconds_spent: float | None
-
-
-@dataclass(frozen=True)
-class ItemView:
-    id: int
-    external_id: str
-    title: str
-    overview: str
-    poster: Path | None
-    status: str
-    version: int
-    labels: list[str] | None  # current labels; None: never labelled
-    original_labels: list[str] | None
-    model_version: str | None
-    genre_probs: dict[str, float]  # of the latest prediction ({} if none)
-    thresholds: dict[str, float]
-    prediction_id: int | None
-    history: list[DecisionView]
-
-    @property
-    def predicted(self) -> list[str]:
-        return [g for g, p in self.genre_probs.items() if p >= self.thresholds[g]]
-
-    @property
-    def shown_labels(self) -> list[str]:
-        """What an editor starts from: the current labels, else the model's tags."""
-        return self.labels if self.labels is not None else self.predicted
 
 
 def queue_scores(
@@ -191,7 +139,7 @@ class ReviewStore:
             genre_probs=dict(zip(GENRES, prediction.probs, strict=True)) if prediction else {},
             thresholds=dict(zip(GENRES, prediction.thresholds, strict=True)) if prediction else {},
             prediction_id=prediction.id if prediction else None,
-            history=[_decision_view(d) for d in decisions],
+            history=[DecisionView.of(d) for d in decisions],
         )
 
     # -- decisions --------------------------------------------------------------------------
@@ -384,13 +332,6 @@ class ReviewStore:
         if item.prediction_id is None:
             return None
         return session.get(Prediction, item.prediction_id).model_version
-
-
-def _decision_view(d: Decision) -> DecisionView:
-    return DecisionView(
-        d.id, d.username, d.created_at, d.action, d.labels_before, d.labels_after,
-        d.model_version, d.seconds_spent,
-    )  # fmt: skip
 
 
 PAST_TENSE = {

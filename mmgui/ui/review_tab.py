@@ -12,7 +12,7 @@ from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.review import QueueCursor, ReviewService
-from mmgui.store.review import ItemView
+from mmgui.store.views import ItemView
 from mmgui.ui.users import current_user
 
 GENRE_KEYS = "abcdefghijklmnopqr"  # review_keys.js toggles GENRES[i] with GENRE_KEYS[i]
