@@ -17,8 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-
 from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue, write_export
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
@@ -27,10 +25,9 @@ from mmgui.serve.clip import ClipAnalysis, keyframe_png
 from mmgui.serve.models import ModelManager
 from mmgui.serve.predictor import PredictInput
 from mmgui.serve.studio import CamView, Studio
-from mmgui.store.catalogue import add_predictions, export_records, upsert_items
+from mmgui.store.catalogue import add_predictions, export_records, item_contents, upsert_items
 from mmgui.store.media import file_sha256
 from mmgui.store.review import ReviewStore
-from mmgui.store.schema import Item
 from mmgui.store.views import ItemView
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -113,13 +110,13 @@ class ReviewService:
         memo: dict[tuple, list[float]] = {}
         done = 0
         for start in range(0, len(item_ids), batch_size):
-            batch = self._contents(item_ids[start : start + batch_size])
+            batch = item_contents(self.store, item_ids[start : start + batch_size])
             missing = list(dict.fromkeys(key for _, key in batch if key not in memo))
             inputs = [
                 PredictInput(self.store.media.path(p), o or None, t or None) for p, o, t in missing
             ]
             for key, prediction in zip(missing, predictor.predict_many(inputs), strict=True):
-                memo[key] = [prediction.genre_probs[g] for g in prediction.genre_probs]
+                memo[key] = [prediction.genre_probs[g] for g in GENRES]
             ids = [item_id for item_id, _ in batch]
             probs = [memo[key] for _, key in batch]
             add_predictions(self.store, ids, predictor.name, probs, predictor.thresholds.tolist())
@@ -127,14 +124,6 @@ class ReviewService:
             if progress:
                 progress(done, len(item_ids))
         return done, predictor.name
-
-    def _contents(self, item_ids: list[int]) -> list[tuple[int, tuple]]:
-        query = select(Item.id, Item.poster_file, Item.overview, Item.title).where(
-            Item.id.in_(item_ids)
-        )
-        with self.store.sessions() as session:
-            rows = {r[0]: r[1:] for r in session.execute(query)}
-        return [(item_id, tuple(rows[item_id])) for item_id in item_ids]
 
     def export(
         self, fmt: str, out: Path, status: str = "all", genre: str | None = None,

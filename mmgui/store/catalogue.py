@@ -180,6 +180,15 @@ def export_records(
             )
 
 
+def item_contents(store: ReviewStore, item_ids: list[int]) -> list[tuple[int, tuple]]:
+    """(id, (poster file, overview, title)) of each item, in the order of `item_ids`: what a
+    prediction of it reads."""
+    query = select(Item.id, Item.poster_file, Item.overview, Item.title)
+    with store.sessions() as session:
+        rows = {r[0]: r[1:] for r in session.execute(query.where(Item.id.in_(item_ids)))}
+    return [(item_id, tuple(rows[item_id])) for item_id in item_ids]
+
+
 def corrected_items(store: ReviewStore) -> list[MovieRecord]:
     """Items an editor has reviewed (accepted or corrected), with their current labels, as
     training records (`imdb_id` is the external id; posters from the media folder)."""
