@@ -13,9 +13,15 @@ from PIL import Image
 from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.ui.genre_table import COLUMNS, TAG_MARK
 from tests.conftest import KAGGLE_FIXTURE
 
 POSTER = KAGGLE_FIXTURE / "posters" / "tt0112817.jpg"
+
+
+def _probabilities(table: dict) -> dict[str, float]:
+    """Genre → probability from the Predict tab's table ("12.3%" cells)."""
+    return {row[0]: float(row[1].rstrip("%")) / 100 for row in table["data"]}
 
 
 @pytest.fixture(scope="module")
@@ -24,23 +30,35 @@ def client(studio_url: str) -> Client:
 
 
 def test_predict_endpoint_returns_all_genres_and_tags(client: Client) -> None:
-    header, label = client.predict(
+    header, table, model_line, figures = client.predict(
         poster_path=handle_file(str(POSTER)),
         title_text="Night",
         overview_text="A detective hunts a killer.",
         api_name="/predict",
     )
-    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
-    assert set(confidences) == set(GENRES)
-    assert all(0 < p < 1 for p in confidences.values())
+    rows = {row[0]: row[1:] for row in table["data"]}
+    assert set(rows) == set(GENRES) and table["headers"] == COLUMNS
+    probabilities = _probabilities(table)
+    assert all(0 < p < 1 for p in probabilities.values())
+    ranked = [row[0] for row in table["data"]]
+    assert ranked == sorted(GENRES, key=probabilities.get, reverse=True)
+    # The list itself says which genres are tags and at which threshold.
+    tags = header.split("**Tags:** ")[1].split("  \n")[0].split(", ")
+    for genre, (probability, threshold, tag) in rows.items():
+        assert (tag == TAG_MARK) == (genre in tags)
+        assert threshold.endswith("%")
+        if tag:
+            assert float(probability.rstrip("%")) >= float(threshold.rstrip("%")) - 0.05
     assert "**Tags:**" in header and "model default" in header
+    assert "Serving **default**" in model_line and "movies it never saw" in model_line
+    assert figures["version"] == "default" and 0 < figures["test"]["macro_roc_auc"] < 1
 
 
 def test_predict_endpoint_works_with_text_only(client: Client) -> None:
-    _, label = client.predict(
+    _, table, *_ = client.predict(
         poster_path=None, title_text="", overview_text="A family comedy.", api_name="/predict"
     )
-    assert len(label["confidences"]) == 18
+    assert len(_probabilities(table)) == 18
 
 
 def test_predict_endpoint_refuses_empty_input_with_a_message(client: Client) -> None:
@@ -53,8 +71,8 @@ def test_a_corrupt_upload_gives_a_message_not_a_crash(client: Client, tmp_path: 
     broken.write_bytes(POSTER.read_bytes()[:200])
     with pytest.raises(Exception, match="truncated or corrupt"):
         client.predict(handle_file(str(broken)), "", "", api_name="/predict")
-    _, label = client.predict(None, "Still alive after a bad upload.", "", api_name="/predict")
-    assert len(label["confidences"]) == 18
+    _, table, *_ = client.predict(None, "Still alive after a bad upload.", "", api_name="/predict")
+    assert len(_probabilities(table)) == 18
 
 
 def test_uploads_above_the_size_limit_are_refused(client: Client, tmp_path: Path) -> None:
@@ -65,7 +83,7 @@ def test_uploads_above_the_size_limit_are_refused(client: Client, tmp_path: Path
 
 
 def test_explain_endpoint_returns_cams_and_word_weights(client: Client) -> None:
-    gallery, words = client.predict(
+    gallery, caption, words = client.predict(
         poster_path=handle_file(str(POSTER)),
         title_text="Night",
         overview_text="A detective hunts a killer through the rain.",
@@ -80,6 +98,8 @@ def test_explain_endpoint_returns_cams_and_word_weights(client: Client) -> None:
     assert tokens == ["A", "detective", "hunts", "a", "killer", "through", "the", "rain."]
     scores = [entry["class_or_confidence"] for entry in words]
     assert max(abs(s) for s in scores) == pytest.approx(1.0)
+    explained = captions[0].split(" — ")[0]  # the words explain the first map's genre
+    assert f"How each word moves {explained}**" in caption and "red raises" in caption
 
 
 def _bad_files(folder: Path) -> dict[str, Path]:
@@ -119,18 +139,18 @@ def test_bad_uploads_get_the_loaders_message_and_the_server_lives(
                 overview_text="",
                 api_name="/predict",
             )
-    _, label = client.predict(
+    _, table, *_ = client.predict(
         poster_path=None, title_text="Still", overview_text="alive", api_name="/predict"
     )
-    assert len(label["confidences"]) == 18
+    assert len(_probabilities(table)) == 18
 
 
 def test_odd_but_valid_images_predict(client: Client, tmp_path: Path) -> None:
     for path in _odd_but_valid_files(tmp_path):
-        _, label = client.predict(
+        _, table, *_ = client.predict(
             poster_path=handle_file(str(path)), title_text="", overview_text="", api_name="/predict"
         )
-        assert len(label["confidences"]) == 18, path.name
+        assert len(_probabilities(table)) == 18, path.name
 
 
 def test_long_and_non_english_overviews_predict_with_notices(tmp_path: Path) -> None:

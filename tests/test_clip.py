@@ -118,7 +118,7 @@ def client(studio_url: str) -> Client:
 def test_the_clip_tab_draws_the_line_the_path_the_genres_and_the_cams(
     client: Client, clip_path: Path
 ) -> None:
-    header, line, path, label, gallery, _ = client.predict(
+    header, line, path, table, gallery, _ = client.predict(
         handle_file(str(clip_path)),
         "Night",
         "A detective hunts a killer.",
@@ -127,9 +127,11 @@ def test_the_clip_tab_draws_the_line_the_path_the_genres_and_the_cams(
     assert "**Tags:**" in header and "real time" in header
     figure = json.loads(line["plot"])
     assert [trace["name"] for trace in figure["data"]] == ["valence", "arousal"]
-    assert len(figure["layout"]["images"]) == 6  # a keyframe thumbnail per segment
+    assert len(figure["layout"]["images"]) == 6  # a keyframe thumbnail per segment (≤ 8)
     assert len(json.loads(path["plot"])["data"][0]["x"]) == 6
-    assert len(label["confidences"]) == 18
+    assert [row[0] for row in table["data"]] != [] and len(table["data"]) == 18
+    tags = header.split("**Tags:** ")[1].split("  \n")[0].split(", ")
+    assert [row[0] for row in table["data"] if row[3]] == [t for t in tags if t in GENRES]
     assert 1 <= len(gallery) <= 4
     assert all(" s, attention " in item["caption"] for item in gallery)
 
@@ -141,10 +143,15 @@ def test_the_clip_tab_refuses_a_corrupt_upload_and_lives_on(
     broken.write_bytes(clip_path.read_bytes()[:5000])
     with pytest.raises(Exception, match="truncated"):
         client.predict(handle_file(str(broken)), "", "", api_name="/analyse_clip")
-    _, _, _, label, _, _ = client.predict(
+    _, _, _, table, _, _ = client.predict(
         handle_file(str(clip_path)), "", "", api_name="/analyse_clip"
     )
-    assert len(label["confidences"]) == 18
+    assert len(table["data"]) == 18
+
+
+def test_analyse_without_a_clip_says_so_once(client: Client) -> None:
+    with pytest.raises(Exception, match="Upload a clip first"):
+        client.predict(None, "", "", api_name="/analyse_clip")
 
 
 def test_an_analysed_clip_goes_to_the_review_queue(
@@ -153,7 +160,7 @@ def test_an_analysed_clip_goes_to_the_review_queue(
     from mmgui.serve.review import ReviewService
     from mmgui.serve.studio import Studio
 
-    _, _, _, label, _, _ = client.predict(
+    _, _, _, table, _, _ = client.predict(
         handle_file(str(clip_path)), "Night walk", "A quiet night.", api_name="/analyse_clip"
     )
     message = client.predict(api_name="/send_clip_to_queue")
@@ -164,8 +171,7 @@ def test_an_analysed_clip_goes_to_the_review_queue(
     ]
     item = review.item(entry.id)
     assert item.poster is not None and item.poster.is_file()  # the keyframe, for the reviewer
-    assert item.genre_probs == pytest.approx(
-        {c["label"]: c["confidence"] for c in label["confidences"]}, abs=1e-4
-    )
+    shown = {row[0]: float(row[1].rstrip("%")) / 100 for row in table["data"]}
+    assert item.genre_probs == pytest.approx(shown, abs=6e-4)  # shown to 0.1 %
     (record,) = [r for r in export_records(review.store) if r.external_id == item.external_id]
     assert record.title == "Night walk"

@@ -15,7 +15,10 @@ from PIL import Image
 
 from mmgui.serve.clip import ClipAnalysis
 
-THUMBNAIL_WIDTH = 96
+THUMBNAIL_WIDTH = 192
+MAX_THUMBNAILS = 8
+# The strip, in fractions of the plot area's height, below the time axis and its title.
+STRIP_TOP, STRIP_HEIGHT = -0.24, 0.42
 
 
 def emotion_line(analysis: ClipAnalysis) -> go.Figure:
@@ -40,25 +43,30 @@ def emotion_line(analysis: ClipAnalysis) -> go.Figure:
         xaxis={"title": "time (s)", "range": [0, analysis.duration]},
         yaxis={"title": "[-1, 1]", "range": [-1.05, 1.05]},
         hovermode="x unified",
-        margin={"b": 150},
+        margin={"b": 230},
         images=_thumbnails(analysis),
-        height=430,
+        height=560,
     )
     return figure
 
 
 def _thumbnails(analysis: ClipAnalysis) -> list[dict]:
+    """At most `MAX_THUMBNAILS` keyframes in a strip under the time axis, each as wide as its
+    share of the axis: one per 2 s segment would be a row of 12-pixel stamps on a long clip."""
+    count = min(len(analysis.keyframes), MAX_THUMBNAILS)
+    span = analysis.duration / max(count, 1)
     images = []
-    for segment, keyframe in zip(analysis.segments, analysis.keyframes, strict=True):
+    for slot in range(count):
+        index = int((slot + 0.5) * len(analysis.keyframes) / count)  # the slot's middle
         images.append(
             {
-                "source": _data_uri(keyframe),
+                "source": _data_uri(analysis.keyframes[index]),
                 "xref": "x",
                 "yref": "paper",
-                "x": segment.t_start,
-                "y": -0.22,
-                "sizex": segment.t_end - segment.t_start,
-                "sizey": 0.2,
+                "x": slot * span,
+                "y": STRIP_TOP,
+                "sizex": span * 0.96,
+                "sizey": STRIP_HEIGHT,
                 "xanchor": "left",
                 "yanchor": "top",
                 "sizing": "contain",

@@ -10,9 +10,16 @@ from mmgui.errors import MmguiError
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.ui import clip_plots
+from mmgui.ui.genre_table import genre_rows, genre_table
 from mmgui.ui.users import current_user
 
 EXAMPLE_CLIP = PROJECT_ROOT / "assets" / "clips" / "caminandes_10s_noaudio.mp4"
+NO_CLIP = "Upload a clip first (a video file: mp4, webm, mkv, mov …)."
+
+
+def require_clip(clip_path: str | None, title_text: str, overview_text: str) -> list[dict]:
+    """The Analyse button's validator: one message on the clip input when there is none."""
+    return [gr.validate(bool(clip_path), NO_CLIP), gr.validate(True, ""), gr.validate(True, "")]
 
 
 def build(studio: Studio, review: ReviewService) -> None:
@@ -27,7 +34,12 @@ def build(studio: Studio, review: ReviewService) -> None:
         with gr.Column(scale=1):
             # A file input, not gr.Video: the upload reaches our own decoder untouched, so a
             # corrupt or non-video file gets our message.
-            clip = gr.File(label="Clip", file_types=["video"], type="filepath")
+            clip = gr.File(
+                label="Clip", file_types=["video"], type="filepath", elem_id="clip-upload"
+            )
+            # Plays the upload as it is (no re-encoding: format=None); what the browser cannot
+            # play still analyses, since our own decoder reads it.
+            player = gr.Video(label="Clip player", interactive=False, format=None, height=240)
             title = gr.Textbox(label="Title", max_lines=1)
             overview = gr.Textbox(label="Overview (guides which keyframes count)", lines=4)
             button = gr.Button("Analyse", variant="primary")
@@ -36,7 +48,7 @@ def build(studio: Studio, review: ReviewService) -> None:
             line = gr.Plot(label="Emotion line")
     with gr.Row():
         path = gr.Plot(label="Valence–arousal trajectory")
-        genres = gr.Label(label="Clip genres", num_top_classes=18)
+        genres = genre_table("Clip genres (a genre is a tag at or above its threshold)")
     cams = gr.Gallery(label="Keyframes: Grad-CAM for the top genre", columns=4, height=300)
     with gr.Row():
         send = gr.Button("Send to the review queue")
@@ -46,7 +58,7 @@ def build(studio: Studio, review: ReviewService) -> None:
     # A gr.Progress() default is how Gradio hands a handler its progress bar (hence noqa).
     def analyse(clip_path, title_text, overview_text, progress=gr.Progress()):  # noqa: B008
         if not clip_path:
-            raise gr.Error("upload a clip first")
+            raise gr.Error(NO_CLIP)
         progress(0.05, desc="Decoding, emotion line, genres")
         try:
             analysis = studio.analyse_clip(clip_path, overview_text, title_text)
@@ -67,7 +79,7 @@ def build(studio: Studio, review: ReviewService) -> None:
             header,
             clip_plots.emotion_line(analysis),
             clip_plots.trajectory(analysis),
-            analysis.genre_probs,
+            genre_rows(analysis.genre_probs, analysis.tags, studio.predictor.meta["thresholds"]),
             gallery,
             (clip_path, analysis, title_text, overview_text),
             "",
@@ -88,7 +100,17 @@ def build(studio: Studio, review: ReviewService) -> None:
     inputs = [clip, title, overview]
     outputs = [summary, line, path, genres, cams, analysed, sent]
     send.click(send_to_queue, [analysed], [sent], api_name="send_clip_to_queue")
-    button.click(analyse, inputs, outputs, api_name="analyse_clip")
+    clip.change(lambda path: path, [clip], [player], api_name=False, show_progress="hidden")
+    # One clear message on the clip input instead of an error badge on every panel; a failure
+    # while decoding shows on the summary alone.
+    button.click(
+        analyse,
+        inputs,
+        outputs,
+        api_name="analyse_clip",
+        validator=require_clip,
+        show_progress_on=[summary],
+    )
     if EXAMPLE_CLIP.exists():
         gr.Examples(
             [[str(EXAMPLE_CLIP), "Caminandes: Llama Drama", ""]],

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import gradio as gr
 
+from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.cam import CAM_METHODS
 from mmgui.serve.studio import Studio, demo_examples
+from mmgui.serve.summary import version_figures, version_summary
+from mmgui.ui.genre_table import genre_rows, genre_table
+
+WORDS_LEGEND = "red raises its probability, purple lowers it"
 
 
 def build(studio: Studio) -> None:
-    info = studio.model_info()
-    gr.Markdown(
-        f"Model **{info['model_version']}** ({info['config']}, {info['created_at']}): test macro "
-        f"ROC-AUC {info['test_macro_roc_auc']:.3f}, micro-F1 {info['test_micro_f1']:.3f} "
-        f"on {info['test_items']} movies."
-    )
+    # Callables, not strings: Gradio re-evaluates them on every page load, so the line follows
+    # a promotion or rollback instead of the version served at start-up.
+    model_line = gr.Markdown(lambda: version_summary(studio.predictor.meta))
+    with gr.Accordion("Exact figures of the served version", open=False):
+        figures = gr.JSON(
+            lambda: version_figures(studio.predictor.meta), label="model.json metrics"
+        )
     with gr.Row():
         with gr.Column():
             # A file input, not gr.Image: the upload reaches our safe loader untouched, so a
             # corrupt, huge or non-image file gets our message instead of a PIL error.
-            poster = gr.File(label="Poster", file_types=["image"], type="filepath")
+            poster = gr.File(
+                label="Poster", file_types=["image"], type="filepath", elem_id="poster-upload"
+            )
+            preview = gr.Image(label="Poster preview", interactive=False, height=260)
             title = gr.Textbox(label="Title", max_lines=1)
             overview = gr.Textbox(label="Overview", lines=6)
             with gr.Row():
@@ -30,10 +39,28 @@ def build(studio: Studio) -> None:
             button = gr.Button("Predict", variant="primary")
         with gr.Column():
             tags = gr.Markdown()
-            probs = gr.Label(label="Genre probabilities", num_top_classes=18)
+            probs = genre_table("Genre probabilities (a genre is a tag at or above its threshold)")
     with gr.Row():
-        cams = gr.Gallery(label="What in the poster drove each genre", columns=4, height=360)
-        words = gr.HighlightedText(label="Words for the top genre", combine_adjacent=False)
+        cams = gr.Gallery(
+            label="What in the poster drove each genre",
+            columns=3,
+            height="auto",
+            object_fit="contain",
+        )
+        with gr.Column():
+            words_caption = gr.Markdown(f"**Word weights** ({WORDS_LEGEND})")
+            words = gr.HighlightedText(
+                label="Word weights", show_label=False, combine_adjacent=False, show_legend=True
+            )
+
+    def show_preview(poster_path: str | None):
+        if not poster_path:
+            return None
+        try:
+            return load_image(poster_path, studio.settings.max_image_pixels)
+        except MmguiError as err:
+            gr.Warning(str(err))
+            return None
 
     def predict(poster_path: str | None, title_text: str, overview_text: str):
         try:
@@ -44,7 +71,13 @@ def build(studio: Studio) -> None:
             gr.Warning(notice)
         tag_text = ", ".join(prediction.tags) or "no genre passes its threshold"
         header = f"**Tags:** {tag_text}  \n_model {prediction.model_version}_"
-        return header, prediction.genre_probs
+        meta = studio.predictor.meta
+        return (
+            header,
+            genre_rows(prediction.genre_probs, prediction.tags, meta["thresholds"]),
+            version_summary(meta),
+            version_figures(meta),
+        )
 
     def explain(poster_path, title_text, overview_text, method_name, extra_genres):
         try:
@@ -54,24 +87,27 @@ def build(studio: Studio) -> None:
         except MmguiError as err:
             raise gr.Error(str(err)) from err
         gallery = [(view.overlay, view.caption) for view in explanation.cams]
-        words = [(f"{word} ", weight) for word, weight in explanation.words] or None
-        return gallery, words
+        weights = [(f"{word} ", weight) for word, weight in explanation.words] or None
+        caption = f"**How each word moves {explanation.top_genre}** ({WORDS_LEGEND})"
+        return gallery, caption, weights
 
     def predict_and_explain(poster_path, title_text, overview_text):
         return (
+            show_preview(poster_path),
             *predict(poster_path, title_text, overview_text),
             *explain(poster_path, title_text, overview_text, "gradcam", []),
         )
 
     inputs = [poster, title, overview]
-    button.click(predict, inputs, [tags, probs], api_name="predict").then(
-        explain, [*inputs, method, extra], [cams, words], api_name="explain"
+    poster.change(show_preview, [poster], [preview], api_name=False, show_progress="hidden")
+    button.click(predict, inputs, [tags, probs, model_line, figures], api_name="predict").then(
+        explain, [*inputs, method, extra], [cams, words_caption, words], api_name="explain"
     )
     examples = demo_examples()
     gr.Examples(
         examples,
         inputs,
-        outputs=[tags, probs, cams, words],
+        outputs=[preview, tags, probs, model_line, figures, cams, words_caption, words],
         fn=predict_and_explain,
         run_on_click=True,
         cache_examples=False,
