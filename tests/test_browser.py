@@ -65,7 +65,7 @@ def test_review_one_item_with_the_keyboard(browser, studio_url: str, studio_sett
     page.goto(studio_url)
     page.get_by_role("tab", name="Review").click()
     page.locator("#review-load").click()
-    page.locator("#review-position").get_by_text("item 1 of").wait_for(timeout=30_000)
+    page.locator("#review-position").get_by_text("in this view").wait_for(timeout=30_000)
     title = page.locator("#review-details h3").inner_text()
     boxes = page.locator("#review-labels input[type=checkbox]")
     western = boxes.nth(17)  # key r
@@ -79,7 +79,7 @@ def test_review_one_item_with_the_keyboard(browser, studio_url: str, studio_sett
         if boxes.nth(i).is_checked()
     )
     page.keyboard.press("Enter")
-    page.locator("#review-message").get_by_text(f"Saved “{title}”").wait_for(timeout=30_000)
+    page.locator("#review-message").get_by_text(f"Corrected “{title}”").wait_for(timeout=30_000)
     review = ReviewService.open(Studio(studio_settings))
     (item,) = [review.item(e.id) for e in review.store.queue(status="all") if e.title == title]
     assert item.labels == sorted(expected, key=list(item.genre_probs).index)
@@ -96,7 +96,8 @@ def test_the_clip_tab_draws_the_emotion_line(browser, studio_url: str, tmp_path:
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
     page.goto(studio_url)
     page.get_by_role("tab", name="Clip").click()
-    page.locator("input[type=file]").last.set_input_files(str(clip))
+    page.locator("#clip-upload input[type=file]").set_input_files(str(clip))
+    assert_plays(page.locator("#clip-player video"))  # the upload plays before analysis
     page.get_by_role("button", name="Analyse").click()
     page.get_by_text("Tags:").wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
@@ -114,3 +115,92 @@ def test_the_demo_clip_runs_in_one_click(browser, studio_url: str) -> None:
     page.get_by_text("Tags:").wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
     assert page.get_by_text("no audio track").count() >= 1  # the notice, shown as a warning
+
+
+def assert_plays(video) -> None:
+    """The <video> element loads its source and its playhead moves once played."""
+    video.wait_for(timeout=30_000)
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    handle = video.element_handle()
+    handle.wait_for_element_state("visible")
+    video.page.wait_for_function("v => v.currentTime > 0.2", arg=handle, timeout=30_000)
+
+
+def test_unsaved_toggles_survive_moving_away_and_back(browser, studio_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Review").click()
+    page.locator("#review-load").click()
+    page.locator("#review-position").get_by_text("in this view").wait_for(timeout=30_000)
+    title = page.locator("#review-details h3").inner_text()
+    boxes = page.locator("#review-labels input[type=checkbox]")
+    before = [boxes.nth(i).is_checked() for i in range(18)]
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("a")
+    page.keyboard.press("b")
+    drafted = [boxes.nth(i).is_checked() for i in range(18)]
+    assert drafted[:2] == [not before[0], not before[1]] and drafted[2:] == before[2:]
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "t => document.querySelector('#review-details h3').innerText !== t", arg=title
+    )
+    page.keyboard.press("ArrowLeft")
+    page.locator("#review-details h3").get_by_text(title, exact=True).wait_for(timeout=30_000)
+    page.locator("#review-message").get_by_text("unsaved toggles").wait_for(timeout=30_000)
+    assert [boxes.nth(i).is_checked() for i in range(18)] == drafted
+    page.keyboard.press("?")
+    page.locator("#review-help").get_by_text("show or hide this help").wait_for(timeout=10_000)
+
+
+def test_a_clip_item_plays_in_the_review_tab(browser, studio_url: str, tmp_path: Path) -> None:
+    from gradio_client import Client, handle_file
+
+    from tests.clip_fixtures import calm_then_intense
+
+    clip = calm_then_intense(tmp_path / "clip.mp4")
+    client = Client(studio_url, verbose=False)
+    client.predict(handle_file(str(clip)), "Player check", "", api_name="/analyse_clip")
+    client.predict(api_name="/send_clip_to_queue")
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Review").click()
+    page.locator("#review-search input, #review-search textarea").fill("Player check")
+    page.locator("#review-load").click()
+    page.locator("#review-details h3").get_by_text("Player check").wait_for(timeout=30_000)
+    assert_plays(page.locator("#review-clip video"))
+
+
+def test_the_model_line_follows_the_served_version(
+    browser, tiny_models: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from mmgui.config import Settings
+    from mmgui.serve.studio import Studio
+    from mmgui.ui.app import build_app, launch_options
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    promoted = models / "v0001"
+    shutil.copytree(models / "default", promoted)
+    meta = json.loads((promoted / "model.json").read_text())
+    (promoted / "model.json").write_text(json.dumps({**meta, "name": "v0001"}))
+    settings = Settings.load(
+        models_dir=models,
+        cache_dir=tiny_models.parent / "cache",
+        db_url=f"sqlite:///{tmp_path / 'queue.db'}",
+        media_dir=tmp_path / "media",
+    )
+    studio = Studio(settings)
+    app = build_app(studio)
+    app.launch(**{**launch_options(settings), "server_port": None}, prevent_thread_lock=True)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        page.goto(app.local_url)
+        page.get_by_text("Serving default").wait_for(timeout=30_000)
+        studio.use_version(promoted)  # what a promotion does to the serving studio
+        page.reload()
+        page.get_by_text("Serving v0001").wait_for(timeout=30_000)
+        assert page.get_by_text("Serving default").count() == 0
+    finally:
+        app.close()

@@ -11,19 +11,25 @@ from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 
 LOAD = ("uncertain", "pending", "(any genre)")
-POSITION, POSTER, DETAILS, LABELS, CAMS, HISTORY, MESSAGE = range(7)
+POSITION, POSTER, CLIP, DETAILS, LABELS, CAMS, HISTORY, RECENT, MESSAGE = range(9)
 
 
 def test_review_save_and_undo_through_the_api(studio_url: str, studio_settings) -> None:
     client = Client(studio_url, verbose=False)
     shown = client.predict(*LOAD, api_name="/review_load")
-    assert shown[POSITION].startswith("item 1 of ")
-    assert shown[POSTER] and shown[CAMS] and "Model default" in shown[DETAILS]
+    pending = review_count(studio_settings)
+    assert shown[POSITION].startswith(f"**{pending}** in this view (uncertain · pending)")
+    assert "#1 in this order" in shown[POSITION] and "you: **0 done**" in shown[POSITION]
+    # The item is shown at once; its Grad-CAM maps follow in an event of their own.
+    assert shown[POSTER] and shown[CAMS] == [] and "Model default" in shown[DETAILS]
     title = shown[DETAILS].splitlines()[0].removeprefix("### ")
     choices = dict((value, label) for label, value in shown[LABELS]["choices"])
     assert len(choices) == 18 and choices["Action"].startswith("[a] Action · ")
     after = client.predict(["Western", "War"], api_name="/review_save")
-    assert after[MESSAGE] == f"Saved “{title}”: correct (War, Western)."
+    assert after[MESSAGE] == f"Corrected “{title}”: War, Western."
+    assert after[POSITION].startswith(f"**{pending - 1}** in this view")
+    assert "you: **1 done**" in after[POSITION]
+    assert after[RECENT]["data"][0][1:] == [title, "correct", "War, Western"]
     assert not after[DETAILS].startswith(f"### {title}\n")  # moved on to the next item
     review = ReviewService.open(Studio(studio_settings))
     saved = next(
@@ -33,6 +39,12 @@ def test_review_save_and_undo_through_the_api(studio_url: str, studio_settings) 
     undone = client.predict(api_name="/review_undo")
     assert undone[MESSAGE].startswith(f"Undone: “{title}” is back to")
     assert undone[HISTORY]["data"][0][2] == "undo"
+    assert "#1 in this order" in undone[POSITION] and "you: **0 done**" in undone[POSITION]
+    assert [row[2] for row in undone[RECENT]["data"][:2]] == ["undo", "correct"]
+
+
+def review_count(settings) -> int:
+    return ReviewService.open(Studio(settings)).store.count("pending")
 
 
 def test_two_editors_saving_one_item_get_a_conflict_not_a_loss(studio_url: str) -> None:

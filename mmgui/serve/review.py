@@ -28,7 +28,7 @@ from mmgui.serve.studio import CamView, Studio
 from mmgui.store.catalogue import add_predictions, export_records, item_contents, upsert_items
 from mmgui.store.media import file_sha256
 from mmgui.store.review import ReviewStore
-from mmgui.store.views import ItemView
+from mmgui.store.views import ItemView, RecentDecision
 
 Progress = Callable[[int, int], None]  # (done, total)
 LOCAL_USER = "local"
@@ -198,18 +198,31 @@ class ReviewService:
     # -- an editor's walk through the queue -------------------------------------------------
 
     def open_queue(
-        self, view: str = "uncertain", status: str = "pending", genre: str | None = None
+        self,
+        view: str = "uncertain",
+        status: str = "pending",
+        genre: str | None = None,
+        search: str | None = None,
     ) -> QueueCursor:
         """A cursor on the first page of the queue (validates the filter)."""
-        cursor = QueueCursor(view, status, genre or None)
+        cursor = QueueCursor(view, status, genre or None, (search or "").strip() or None)
         self._fill(cursor, offset=0)
         return cursor
+
+    def recent(self, username: str, limit: int = 20) -> list[RecentDecision]:
+        """The editor's own latest decisions across items."""
+        return self.store.recent_decisions(username, limit)
+
+    def remaining(self, cursor: QueueCursor) -> int:
+        """How many items the cursor's filter holds now (decided ones may have left it)."""
+        return self.store.count(cursor.status, cursor.genre, cursor.search)
 
     def current(self, cursor: QueueCursor) -> ItemView | None:
         """The cursor's item as the editor now sees it (None at the end of the queue): its
         version is what their save will be checked against. Starts the next item's maps."""
         item = None if cursor.item_id is None else self.item(cursor.item_id)
         cursor.version = item.version if item else None
+        cursor.shown_labels = item.shown_labels if item else []
         cursor.shown_at = time.monotonic()
         if item is not None:
             upcoming = cursor.ids[cursor.pos + 1] if cursor.pos + 1 < len(cursor.ids) else None
@@ -237,6 +250,8 @@ class ReviewService:
         )
         if cursor.status not in ("all", saved.status):
             cursor.left += 1  # it left the filter: the next page starts one earlier
+        action = saved.history[0].action
+        cursor.decided[action] = cursor.decided.get(action, 0) + 1
         self.move(cursor, +1)
         if self.manager is not None:
             self.manager.maybe_auto_train()
@@ -245,6 +260,11 @@ class ReviewService:
     def undo(self, cursor: QueueCursor, username: str) -> ItemView:
         """Undo the user's last decision and put that item under the cursor."""
         item = self.store.undo_last(username)
+        if cursor.status in ("all", item.status) and cursor.left:
+            cursor.left -= 1  # it is back in the filter
+        undone = item.history[1].action if len(item.history) > 1 else None
+        if cursor.decided.get(undone):
+            cursor.decided[undone] -= 1
         if item.id in cursor.ids:
             cursor.pos = cursor.ids.index(item.id)
         else:
@@ -253,8 +273,9 @@ class ReviewService:
         return item
 
     def _fill(self, cursor: QueueCursor, offset: int) -> bool:
+        size = self.studio.settings.queue_page_size
         page = self.store.queue(
-            cursor.view, cursor.status, cursor.genre, self.studio.settings.queue_page_size, offset
+            cursor.view, cursor.status, cursor.genre, size, offset, cursor.search
         )
         if not page:
             return False
@@ -272,12 +293,26 @@ class QueueCursor:
     view: str
     status: str
     genre: str | None
+    search: str | None = None
     ids: list[int] = field(default_factory=list)
     pos: int = 0
     offset: int = 0  # of the loaded page in the ordered queue
     left: int = 0  # items of the page that left the filter (decided) since it was loaded
     version: int | None = None  # of the item as last shown
+    shown_labels: list[str] = field(default_factory=list)  # the toggles it was shown with
     shown_at: float = 0.0
+    opened_at: float = field(default_factory=time.monotonic)  # when the editor sat down
+    decided: dict[str, int] = field(default_factory=dict)  # recorded action → count, here
+
+    @property
+    def done(self) -> int:
+        """Items accepted or corrected since the queue was opened (skips are not done)."""
+        return self.decided.get("accept", 0) + self.decided.get("correct", 0)
+
+    @property
+    def per_minute(self) -> float:
+        minutes = (time.monotonic() - self.opened_at) / 60
+        return sum(self.decided.values()) / minutes if minutes > 0 else 0.0
 
     @property
     def item_id(self) -> int | None:

@@ -7,6 +7,7 @@ if another editor saved first, `EditConflict` says who did what, and nothing is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from mmgui.genres import GENRE_INDEX, GENRES, genre_mask, genres_of_mask
 from mmgui.store.db import open_database, transaction
 from mmgui.store.media import MediaStore
 from mmgui.store.schema import STATUSES, AuditEntry, Decision, Item, Prediction, utcnow
-from mmgui.store.views import DecisionView, ItemView, QueueEntry
+from mmgui.store.views import DecisionView, ItemView, QueueEntry, RecentDecision
 
 VIEWS = ("uncertain", "mislabelled", "newest")
 
@@ -66,9 +67,13 @@ class ReviewStore:
 
     # -- the queue --------------------------------------------------------------------------
 
-    def filtered(self, query, status: str, genre: str | None):
-        """`query` restricted to a status (or "all") and a genre (labelled or predicted)."""
-
+    def filtered(self, query, status: str, genre: str | None, search: str | None = None):
+        """`query` restricted to a status (or "all"), a genre (labelled or predicted) and a
+        search: a title containing it (any case) or exactly its external id."""
+        if search and search.strip():
+            text = search.strip()
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+            query = query.where(Item.title.ilike(pattern, escape="\\") | (Item.external_id == text))
         if status != "all":
             if status not in STATUSES:
                 raise MmguiError(f"status must be all or one of {', '.join(STATUSES)}")
@@ -87,8 +92,10 @@ class ReviewStore:
         genre: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        search: str | None = None,
     ) -> list[QueueEntry]:
-        """One page of the queue. `genre` keeps items labelled or predicted with it."""
+        """One page of the queue. `genre` keeps items labelled or predicted with it; `search`
+        those whose title contains it or whose id it is."""
         order = {
             "uncertain": (Item.uncertainty.asc().nulls_last(), Item.id),
             "mislabelled": (Item.disagreement.desc().nulls_last(), Item.id),
@@ -100,7 +107,7 @@ class ReviewStore:
             Item.id, Item.external_id, Item.title, Item.status, Item.labels_mask,
             Item.predicted_mask, Item.uncertainty, Item.disagreement,
         )  # fmt: skip
-        query = self.filtered(select(*columns), status, genre).order_by(*order[view])
+        query = self.filtered(select(*columns), status, genre, search).order_by(*order[view])
         with self.sessions() as session:
             rows = session.execute(query.limit(limit).offset(offset)).all()
         return [
@@ -110,9 +117,25 @@ class ReviewStore:
             for r in rows
         ]
 
-    def count(self, status: str = "pending", genre: str | None = None) -> int:
+    def count(
+        self, status: str = "pending", genre: str | None = None, search: str | None = None
+    ) -> int:
         with self.sessions() as session:
-            return session.scalar(self.filtered(select(func.count(Item.id)), status, genre))
+            query = self.filtered(select(func.count(Item.id)), status, genre, search)
+            return session.scalar(query)
+
+    def recent_decisions(self, username: str, limit: int = 20) -> list[RecentDecision]:
+        """The user's latest decisions across items, newest first (their own trail)."""
+        query = (
+            select(Decision, Item.title, Item.external_id)
+            .join(Item, Item.id == Decision.item_id)
+            .where(Decision.username == username)
+            .order_by(Decision.id.desc())
+            .limit(limit)
+        )
+        with self.sessions() as session:
+            rows = session.execute(query).all()
+        return [RecentDecision(DecisionView.of(d), d.item_id, title, ext) for d, title, ext in rows]
 
     def item(self, item_id: int) -> ItemView:
         with self.sessions() as session:
@@ -129,6 +152,7 @@ class ReviewStore:
             title=item.title,
             overview=item.overview,
             poster=self.media.path(item.poster_file),
+            clip=self.media.path(item.clip_file),
             status=item.status,
             version=item.version,
             labels=None if item.labels_mask is None else genres_of_mask(item.labels_mask),

@@ -42,12 +42,23 @@ class DecisionView:
 
 
 @dataclass(frozen=True)
+class RecentDecision:
+    """One of an editor's own decisions, with the item it was on."""
+
+    decision: DecisionView
+    item_id: int
+    title: str
+    external_id: str
+
+
+@dataclass(frozen=True)
 class ItemView:
     id: int
     external_id: str
     title: str
     overview: str
     poster: Path | None
+    clip: Path | None
     status: str
     version: int
     labels: list[str] | None  # current labels; None: never labelled

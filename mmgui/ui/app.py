@@ -39,6 +39,8 @@ def launch_options(settings: Settings) -> dict:
         "server_port": settings.port,
         "max_file_size": int(settings.max_upload_mb * 1024 * 1024),
         "head": review_tab.keyboard_head(),
+        # The Review tab plays clips from the media folder, wherever --media puts it.
+        "allowed_paths": [str(Path(settings.media_dir).resolve())],
     }
     if settings.auth_file:
         from mmgui.serve.auth import login_checker

@@ -39,7 +39,10 @@ def build(studio: Studio, review: ReviewService) -> None:
             )
             # Plays the upload as it is (no re-encoding: format=None); what the browser cannot
             # play still analyses, since our own decoder reads it.
-            player = gr.Video(label="Clip player", interactive=False, format=None, height=240)
+            player = gr.Video(
+                label="Clip player", interactive=False, format=None, height=240,
+                elem_id="clip-player",
+            )  # fmt: skip
             title = gr.Textbox(label="Title", max_lines=1)
             overview = gr.Textbox(label="Overview (guides which keyframes count)", lines=4)
             button = gr.Button("Analyse", variant="primary")

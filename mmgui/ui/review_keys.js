@@ -1,6 +1,7 @@
 // Keyboard-first review: the Review tab's buttons and genre toggles by key.
 // Enter saves, s skips, x discards, z undoes your last decision, ← / → move, a–r toggle
-// the 18 genres in the order shown. Keys typed into a text field are left alone.
+// the 18 genres in the order shown, ? shows or hides the shortcut help. Keys typed into a
+// text field are left alone.
 (() => {
   const GENRE_KEYS = "abcdefghijklmnopqr";
   const BUTTONS = {
@@ -24,7 +25,9 @@
     const labels = document.querySelector("#review-labels");
     if (!visible(labels)) return; // the Review tab is not the one on screen
     let target = null;
-    if (event.key in BUTTONS) {
+    if (event.key === "?") {
+      target = document.querySelector("#review-help .label-wrap");
+    } else if (event.key in BUTTONS) {
       target = document.getElementById(BUTTONS[event.key]);
     } else {
       const index = GENRE_KEYS.indexOf(event.key);

@@ -7,15 +7,16 @@ import tempfile
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.review import QueueCursor, ReviewService
 from mmgui.store.views import ItemView
+from mmgui.ui import review_view
 from mmgui.ui.users import current_user
 
-GENRE_KEYS = "abcdefghijklmnopqr"  # review_keys.js toggles GENRES[i] with GENRE_KEYS[i]
 KEYS_JS = Path(__file__).with_name("review_keys.js")
 ANY_GENRE = "(any genre)"
 VIEWS = [
@@ -24,7 +25,7 @@ VIEWS = [
     ("Newest first", "newest"),
 ]
 STATUSES = ["pending", "reviewed", "skipped", "discarded", "all"]
-HISTORY_COLUMNS = ["when (UTC)", "who", "action", "before", "after", "model", "seconds"]
+POSTER_DISPLAY = (760, 760)
 
 
 def keyboard_head() -> str:
@@ -34,15 +35,23 @@ def keyboard_head() -> str:
 
 def build(review: ReviewService) -> None:
     cursor = gr.State(None)
+    drafts = gr.State({})  # item id → toggles the editor left unsaved (kept per browser tab)
     with gr.Row():
         view = gr.Dropdown(VIEWS, value="uncertain", label="Order", scale=2)
         status = gr.Dropdown(STATUSES, value="pending", label="Status", scale=1)
         genre = gr.Dropdown([ANY_GENRE, *GENRES], value=ANY_GENRE, label="Genre", scale=1)
+        search = gr.Textbox(value="", label="Search title or id", scale=2, elem_id="review-search")
         load = gr.Button("Load queue", elem_id="review-load", scale=1)
     position = gr.Markdown(elem_id="review-position")
     with gr.Row():
         with gr.Column(scale=1):
-            poster = gr.Image(label="Poster", interactive=False, height=380, type="pil")
+            poster = gr.Image(
+                label="Poster", interactive=False, height=380, type="pil", format="jpeg",
+                elem_id="review-poster",
+            )  # fmt: skip
+            clip = gr.Video(
+                label="Clip", interactive=False, format=None, visible=False, elem_id="review-clip"
+            )
         with gr.Column(scale=2):
             details = gr.Markdown(elem_id="review-details")
             labels = gr.CheckboxGroup(
@@ -56,84 +65,150 @@ def build(review: ReviewService) -> None:
                 undo = gr.Button("Undo my last (z)", elem_id="review-undo", size="sm")
                 next_button = gr.Button("Next →", elem_id="review-next", size="sm")
             message = gr.Markdown(elem_id="review-message")
-    cams = gr.Gallery(label="Grad-CAM of the top genres", columns=3, height=280)
-    history = gr.Dataframe(headers=HISTORY_COLUMNS, label="History", interactive=False)
-    shown = [cursor, position, poster, details, labels, cams, history, message]
+            with gr.Accordion("Keyboard shortcuts (?)", open=False, elem_id="review-help"):
+                gr.Markdown(review_view.KEYS_HELP)
+    cams = gr.Gallery(
+        label="Grad-CAM of the top genres (whole poster; caption: genre, probability)",
+        columns=3, height="auto", object_fit="contain", elem_id="review-cams",
+    )  # fmt: skip
+    with gr.Row():
+        history = gr.Dataframe(
+            headers=review_view.HISTORY_COLUMNS, label="This item's history", interactive=False
+        )
+        recent = gr.Dataframe(
+            headers=review_view.RECENT_COLUMNS, label="Your recent decisions", interactive=False
+        )
+    shown = [
+        cursor,
+        drafts,
+        position,
+        poster,
+        clip,
+        details,
+        labels,
+        cams,
+        history,
+        recent,
+        message,
+    ]
 
-    def show(state: QueueCursor | None, note: str = "") -> tuple:
+    def show(state: QueueCursor | None, kept: dict, username: str, note: str = "") -> tuple:
+        """Everything but the Grad-CAM maps, which follow in their own event (`maps`): the
+        next item is on screen at once and its maps arrive when ready."""
+        mine = review_view.recent_rows(review.recent(username))
         if state is None:
-            return (None, "", None, "", gr.CheckboxGroup(value=[]), [], [], note)
+            return (None, kept, "", None, gr.Video(visible=False), "", gr.CheckboxGroup(value=[]),
+                    [], [], mine, note)  # fmt: skip
         item = review.current(state)
-        total = review.store.count(state.status, state.genre)
-        where = f"item {state.offset + state.pos - state.left + 1} of {total}"
+        where = review_view.progress_line(state, review.remaining(state))
         if item is None:
             done = (
                 "**Nothing left in this queue.** Change the filter, or import items below "
                 "(to try it: the server path `assets/catalogue.csv`, the 12 demo movies)."
             )
-            return (state, done, None, "", gr.CheckboxGroup(value=[]), [], [], note)
-        cam_views = review.cams(item)
-        gallery = [(c.overlay, c.caption) for c in cam_views]
+            return (state, kept, where, None, gr.Video(visible=False), done,
+                    gr.CheckboxGroup(value=[]), [], [], mine, note)  # fmt: skip
+        value = item.shown_labels
+        if item.id in kept:
+            value = kept[item.id]
+            note = (
+                note + "  \n" if note else ""
+            ) + "✎ Your unsaved toggles for this item are back."
         return (
-            state,
-            f"{where} · {state.view} · {state.status}"
-            + (f" · {state.genre}" if state.genre else ""),
-            load_image(item.poster) if item.poster else None,
-            _details(item),
-            gr.CheckboxGroup(choices=_choices(item), value=item.shown_labels),
-            gallery,
-            _history(item),
-            note,
-        )
+            state, kept, where, _poster(item),
+            gr.Video(value=item.clip, visible=item.clip is not None), review_view.details(item),
+            gr.CheckboxGroup(choices=review_view.choices(item), value=value), [],
+            review_view.history_rows(item), mine, note,
+        )  # fmt: skip
 
-    def load_queue(view_name: str, status_name: str, genre_name: str):
+    def maps(state: QueueCursor | None):
+        item_id = None if state is None else state.item_id
+        if item_id is None:
+            return []
+        return [(c.overlay, c.caption) for c in review.cams(review.item(item_id))]
+
+    def keep_draft(state: QueueCursor | None, kept: dict, chosen: list[str]) -> dict:
+        """Remember unsaved toggles of the item the editor leaves (or forget them if none)."""
+        if state is None or state.item_id is None:
+            return kept
+        kept = dict(kept)
+        if sorted(chosen or []) != sorted(state.shown_labels):
+            kept[state.item_id] = list(chosen or [])
+        else:
+            kept.pop(state.item_id, None)
+        return kept
+
+    def load_queue(view_name, status_name, genre_name, query, kept, request: gr.Request):
         state = review.open_queue(
-            view_name, status_name, None if genre_name == ANY_GENRE else genre_name
+            view_name, status_name, None if genre_name == ANY_GENRE else genre_name, query
         )
-        return show(state)
+        return show(state, kept, current_user(request))
 
     def act(action: str):
-        def run(chosen: list[str], state: QueueCursor | None, request: gr.Request):
+        def run(chosen: list[str], state: QueueCursor | None, kept: dict, request: gr.Request):
             if state is None:
                 raise gr.Error("load the queue first")
+            username = current_user(request)
+            item_id = state.item_id
             try:
-                saved = review.save(state, current_user(request), chosen, action)
+                saved = review.save(state, username, chosen, action)
             except MmguiError as err:  # a conflict: show the item as it now is
-                return show(state, f"⚠️ {err}")
-            now = ", ".join(saved.labels or []) or "no genres"
-            return show(state, f"Saved “{saved.title}”: {saved.history[0].action} ({now}).")
+                return show(state, kept, username, f"⚠️ {err}")
+            kept = {k: v for k, v in kept.items() if k != item_id}
+            return show(state, kept, username, review_view.saved_note(saved))
 
         return run
 
     def step(delta: int):
-        def run(state: QueueCursor | None):
+        def run(chosen: list[str], state: QueueCursor | None, kept: dict, request: gr.Request):
             if state is None:
                 raise gr.Error("load the queue first")
-            return show(review.move(state, delta))
+            kept = keep_draft(state, kept, chosen)
+            return show(review.move(state, delta), kept, current_user(request))
 
         return run
 
-    def undo_last(state: QueueCursor | None, request: gr.Request):
+    def undo_last(state: QueueCursor | None, kept: dict, request: gr.Request):
         state = state or review.open_queue()
+        username = current_user(request)
         try:
-            item = review.undo(state, current_user(request))
+            item = review.undo(state, username)
         except MmguiError as err:
-            return show(state, f"⚠️ {err}")
-        return show(
-            state,
-            f"Undone: “{item.title}” is back to {', '.join(item.labels or []) or 'no genres'}.",
-        )
+            return show(state, kept, username, f"⚠️ {err}")
+        kept = {k: v for k, v in kept.items() if k != item.id}
+        back = ", ".join(item.labels or []) or "no genres"
+        return show(state, kept, username, f"Undone: “{item.title}” is back to {back}.")
 
-    inputs = [labels, cursor]
-    load.click(load_queue, [view, status, genre], shown, api_name="review_load")
-    save.click(act("save"), inputs, shown, api_name="review_save")
-    skip.click(act("skip"), inputs, shown, api_name="review_skip")
-    discard.click(act("discard"), inputs, shown, api_name="review_discard")
-    next_button.click(step(+1), [cursor], shown, api_name="review_next")
-    prev_button.click(step(-1), [cursor], shown, api_name="review_prev")
-    undo.click(undo_last, [cursor], shown, api_name="review_undo")
+    inputs = [labels, cursor, drafts]
+    events = [
+        load.click(
+            load_queue, [view, status, genre, search, drafts], shown, api_name="review_load"
+        ),
+        search.submit(load_queue, [view, status, genre, search, drafts], shown, api_name=False),
+        save.click(act("save"), inputs, shown, api_name="review_save"),
+        skip.click(act("skip"), inputs, shown, api_name="review_skip"),
+        discard.click(act("discard"), inputs, shown, api_name="review_discard"),
+        next_button.click(step(+1), inputs, shown, api_name="review_next"),
+        prev_button.click(step(-1), inputs, shown, api_name="review_prev"),
+        undo.click(undo_last, [cursor, drafts], shown, api_name="review_undo"),
+    ]
+    # Each item's maps in an event of their own; moving on cancels the maps still on their way
+    # for the item left behind, so a late map never lands under the next poster.
+    pending = [event.then(maps, [cursor], [cams], api_name=False) for event in events]
+    for trigger in (load, save, skip, discard, next_button, prev_button, undo):
+        trigger.click(None, None, None, cancels=pending, api_name=False)
+    search.submit(None, None, None, cancels=pending, api_name=False)
     _bulk(review, status, genre)
     _import_export(review, status, genre)
+
+
+def _poster(item: ItemView) -> Image.Image | None:
+    """The item's picture, scaled for the screen (a big upload is not sent whole)."""
+    if item.poster is None:
+        return None
+    image = load_image(item.poster)
+    image.thumbnail(POSTER_DISPLAY)
+    return image
 
 
 def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> None:
@@ -234,54 +309,3 @@ def _import_export(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdow
 
     run_import.click(do_import, [upload, server_path], [import_message], api_name="review_import")
     run_export.click(do_export, [fmt, scope, status, genre], [exported], api_name="review_export")
-
-
-def _choices(item: ItemView) -> list[tuple[str, str]]:
-    choices = []
-    for key, genre in zip(GENRE_KEYS, GENRES, strict=True):
-        prob = item.genre_probs.get(genre)
-        if prob is None:
-            choices.append((f"[{key}] {genre}", genre))
-        else:
-            mark = " ★" if prob >= item.thresholds[genre] else ""
-            choices.append((f"[{key}] {genre} · {prob:.0%}{mark}", genre))
-    return choices
-
-
-def _details(item: ItemView) -> str:
-    lines = [f"### {item.title or item.external_id}", f"`{item.external_id}` · {item.status}"]
-    if item.overview:
-        lines.append(item.overview)
-    if item.genre_probs:
-        lines.append(
-            f"**Model {item.model_version}** (★ = above its threshold): " + _confidence(item)
-        )
-    if item.original_labels is not None and item.original_labels != item.labels:
-        lines.append(f"Source labels: {', '.join(item.original_labels) or 'none'}")
-    return "\n\n".join(lines)
-
-
-def _confidence(item: ItemView) -> str:
-    """The model's confidence in the current labels: the probability of each label, and the
-    genres it predicts that are not labels."""
-    if item.labels is None:
-        return "no labels yet; the toggles start from the model's tags."
-    held = [f"{g} {item.genre_probs[g]:.0%}" for g in item.labels] or ["(no genres)"]
-    extra = [f"{g} {item.genre_probs[g]:.0%}" for g in item.predicted if g not in item.labels]
-    text = "gives the current labels " + ", ".join(held)
-    return text + (f"; also predicts {', '.join(extra)}" if extra else "")
-
-
-def _history(item: ItemView) -> list[list]:
-    return [
-        [
-            f"{d.created_at:%Y-%m-%d %H:%M:%S}",
-            d.username,
-            d.action,
-            "—" if d.labels_before is None else ", ".join(d.labels_before) or "none",
-            ", ".join(d.labels_after) or "none",
-            d.model_version or "",
-            "" if d.seconds_spent is None else f"{d.seconds_spent:.1f}",
-        ]
-        for d in item.history
-    ]
