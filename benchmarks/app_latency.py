@@ -67,7 +67,7 @@ def main() -> None:
             fill = [g for g in ("Western", "War", "Music") if g not in tags]
             extra = fill[: 3 - max(len(tags), 1)]
             started = time.perf_counter()
-            gallery, _ = client.predict(
+            gallery, *_ = client.predict(
                 poster_path=handle_file(poster),
                 title_text=title,
                 overview_text=overview,

@@ -98,11 +98,14 @@ class Studio:
 
         predictor = self.predictor
         with self._lock:
-            if self._torch_copy is None:
-                from mmgui.serve.torch_model import load_torch_genre_model
-
-                self._torch_copy = load_torch_genre_model(predictor.version_dir)
             copy = self._torch_copy
+        if copy is None:  # loaded outside the lock: predictions must not wait for it
+            from mmgui.serve.torch_model import load_torch_genre_model
+
+            copy = load_torch_genre_model(predictor.version_dir)
+            with self._lock:
+                if self._predictor is predictor and self._torch_copy is None:
+                    self._torch_copy = copy
         cams = genre_cams(copy, poster, genres, overview, title, method=method)
         thresholds = predictor.meta["thresholds"]
         return [CamView(c.genre, c.probability, thresholds[c.genre], c.overlay) for c in cams]
