@@ -46,6 +46,7 @@ class Settings:
     # Review queue: items per queue page, items per prediction batch at import.
     queue_page_size: int = 50
     import_batch_size: int = 64
+    max_comment_chars: int = 2_000  # an editor's comment on a decision
     # Finetuning: queue a job automatically every N new corrections (0: only "Train now").
     auto_train_every: int = 0
     # The original training data (Kaggle-format folder) for replay and validation; empty: the

@@ -11,7 +11,7 @@ from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 
 LOAD = ("uncertain", "pending", "(any genre)")
-POSITION, POSTER, CLIP, DETAILS, LABELS, CAMS, HISTORY, RECENT, MESSAGE = range(9)
+POSITION, POSTER, CLIP, DETAILS, LABELS, COMMENT, CAMS, HISTORY, RECENT, MESSAGE = range(10)
 
 
 def test_review_save_and_undo_through_the_api(studio_url: str, studio_settings) -> None:
@@ -25,7 +25,7 @@ def test_review_save_and_undo_through_the_api(studio_url: str, studio_settings) 
     title = shown[DETAILS].splitlines()[0].removeprefix("### ")
     choices = dict((value, label) for label, value in shown[LABELS]["choices"])
     assert len(choices) == 18 and choices["Action"].startswith("[a] Action · ")
-    after = client.predict(["Western", "War"], api_name="/review_save")
+    after = client.predict(["Western", "War"], "poster says western", api_name="/review_save")
     assert after[MESSAGE] == f"Corrected “{title}”: War, Western."
     assert after[POSITION].startswith(f"**{pending - 1}** in this view")
     assert "you: **1 done**" in after[POSITION]
@@ -36,6 +36,7 @@ def test_review_save_and_undo_through_the_api(studio_url: str, studio_settings) 
         review.item(e.id) for e in review.store.queue(status="reviewed") if e.title == title
     )
     assert saved.labels == ["War", "Western"] and saved.history[0].username == "local"
+    assert saved.history[0].comment == "poster says western" and after[COMMENT] == ""
     undone = client.predict(api_name="/review_undo")
     assert undone[MESSAGE].startswith(f"Undone: “{title}” is back to")
     assert undone[HISTORY]["data"][0][2] == "undo"
@@ -53,8 +54,9 @@ def test_two_editors_saving_one_item_get_a_conflict_not_a_loss(studio_url: str) 
     seen_by_bob = bob.predict("newest", "pending", "(any genre)", api_name="/review_load")
     assert seen_by_ana[DETAILS] == seen_by_bob[DETAILS]
     ana.predict(["Comedy"], api_name="/review_save")
-    conflict = bob.predict(["Horror"], api_name="/review_save")
+    conflict = bob.predict(["Horror"], "bob's note", api_name="/review_save")
     assert "changed while you were looking at it" in conflict[MESSAGE]
+    assert conflict[COMMENT] == "bob's note"  # nothing saved, nothing typed lost
     assert "local corrected it" in conflict[MESSAGE] or "local accepted it" in conflict[MESSAGE]
     assert conflict[DETAILS] == seen_by_bob[DETAILS] or "Comedy" in conflict[DETAILS]
     bob.predict(api_name="/review_undo")  # bob has nothing of his own to undo...

@@ -239,14 +239,23 @@ class ReviewService:
         return cursor
 
     def save(
-        self, cursor: QueueCursor, username: str, labels: list[str] | None, action: str = "save"
+        self,
+        cursor: QueueCursor,
+        username: str,
+        labels: list[str] | None,
+        action: str = "save",
+        comment: str | None = None,
     ) -> ItemView:
-        """Decide on the cursor's item (as last shown) and move on; `EditConflict` if stale."""
+        """Decide on the cursor's item (as last shown) and move on; `EditConflict` if stale.
+        `comment` is kept with the decision (and exported)."""
         if cursor.item_id is None or cursor.version is None:
             raise MmguiError("no item to save: the queue is empty")
+        limit = self.studio.settings.max_comment_chars
+        if comment and len(comment) > limit:
+            raise MmguiError(f"the comment has {len(comment):,} characters; at most {limit:,}")
         seconds = round(time.monotonic() - cursor.shown_at, 2)
         saved = self.store.decide(
-            cursor.item_id, username, labels, cursor.version, action, seconds_spent=seconds
+            cursor.item_id, username, labels, cursor.version, action, seconds, comment
         )
         if cursor.status not in ("all", saved.status):
             cursor.left += 1  # it left the filter: the next page starts one earlier

@@ -176,13 +176,15 @@ class ReviewStore:
         expected_version: int,
         action: str = "save",
         seconds_spent: float | None = None,
+        comment: str | None = None,
     ) -> ItemView:
         """Save an editor's decision on the item version they saw.
 
         action: "save" (recorded as accept when `labels` equal what the editor was shown,
-        else correct), "skip" or "discard" (labels unchanged). Raises `EditConflict` if the
-        item changed since `expected_version`.
+        else correct), "skip" or "discard" (labels unchanged); `comment` is kept with it.
+        Raises `EditConflict` if the item changed since `expected_version`.
         """
+        comment = (comment or "").strip() or None
         if action not in ("save", "skip", "discard"):
             raise MmguiError(f"unknown action {action!r}")
         with transaction(self.sessions) as session:
@@ -203,6 +205,7 @@ class ReviewStore:
                     labels_before=before, labels_after=after, status_before=status_before,
                     status_after=status, model_version=self._model_version(session, item),
                     prediction_id=item.prediction_id, seconds_spent=seconds_spent,
+                    comment=comment,
                 )
             )  # fmt: skip
         return self.item(item_id)

@@ -95,6 +95,7 @@ class Decision(Base):
     model_version: Mapped[str | None] = mapped_column(String(200))
     prediction_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id"))
     seconds_spent: Mapped[float | None] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)  # the editor's note, kept and exported
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
 
 

@@ -32,12 +32,13 @@ class DecisionView:
     labels_after: list[str]
     model_version: str | None
     seconds_spent: float | None
+    comment: str | None = None
 
     @classmethod
     def of(cls, d: Decision) -> DecisionView:
         return cls(
             d.id, d.username, d.created_at, d.action, d.labels_before, d.labels_after,
-            d.model_version, d.seconds_spent,
+            d.model_version, d.seconds_spent, d.comment,
         )  # fmt: skip
 
 

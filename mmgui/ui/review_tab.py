@@ -64,6 +64,10 @@ def build(review: ReviewService) -> None:
                 discard = gr.Button("Discard (x)", elem_id="review-discard", size="sm")
                 undo = gr.Button("Undo my last (z)", elem_id="review-undo", size="sm")
                 next_button = gr.Button("Next →", elem_id="review-next", size="sm")
+            comment = gr.Textbox(
+                value="", label="Comment (kept with your decision and exported)", lines=1,
+                max_lines=4, elem_id="review-comment",
+            )  # fmt: skip
             message = gr.Markdown(elem_id="review-message")
             with gr.Accordion("Keyboard shortcuts (?)", open=False, elem_id="review-help"):
                 gr.Markdown(review_view.KEYS_HELP)
@@ -79,26 +83,19 @@ def build(review: ReviewService) -> None:
             headers=review_view.RECENT_COLUMNS, label="Your recent decisions", interactive=False
         )
     shown = [
-        cursor,
-        drafts,
-        position,
-        poster,
-        clip,
-        details,
-        labels,
-        cams,
-        history,
-        recent,
+        cursor, drafts, position, poster, clip, details, labels, comment, cams, history, recent,
         message,
-    ]
+    ]  # fmt: skip
 
-    def show(state: QueueCursor | None, kept: dict, username: str, note: str = "") -> tuple:
+    def show(
+        state: QueueCursor | None, kept: dict, username: str, note: str = "", typed: str = ""
+    ) -> tuple:
         """Everything but the Grad-CAM maps, which follow in their own event (`maps`): the
         next item is on screen at once and its maps arrive when ready."""
         mine = review_view.recent_rows(review.recent(username))
         if state is None:
             return (None, kept, "", None, gr.Video(visible=False), "", gr.CheckboxGroup(value=[]),
-                    [], [], mine, note)  # fmt: skip
+                    "", [], [], mine, note)  # fmt: skip
         item = review.current(state)
         where = review_view.progress_line(state, review.remaining(state))
         if item is None:
@@ -107,7 +104,7 @@ def build(review: ReviewService) -> None:
                 "(to try it: the server path `assets/catalogue.csv`, the 12 demo movies)."
             )
             return (state, kept, where, None, gr.Video(visible=False), done,
-                    gr.CheckboxGroup(value=[]), [], [], mine, note)  # fmt: skip
+                    gr.CheckboxGroup(value=[]), "", [], [], mine, note)  # fmt: skip
         value = item.shown_labels
         if item.id in kept:
             value = kept[item.id]
@@ -117,7 +114,7 @@ def build(review: ReviewService) -> None:
         return (
             state, kept, where, _poster(item),
             gr.Video(value=item.clip, visible=item.clip is not None), review_view.details(item),
-            gr.CheckboxGroup(choices=review_view.choices(item), value=value), [],
+            gr.CheckboxGroup(choices=review_view.choices(item), value=value), typed, [],
             review_view.history_rows(item), mine, note,
         )  # fmt: skip
 
@@ -145,15 +142,18 @@ def build(review: ReviewService) -> None:
         return show(state, kept, current_user(request))
 
     def act(action: str):
-        def run(chosen: list[str], state: QueueCursor | None, kept: dict, request: gr.Request):
+        def run(
+            chosen: list[str], state: QueueCursor | None, kept: dict, note: str,
+            request: gr.Request,
+        ):  # fmt: skip
             if state is None:
                 raise gr.Error("load the queue first")
             username = current_user(request)
             item_id = state.item_id
             try:
-                saved = review.save(state, username, chosen, action)
-            except MmguiError as err:  # a conflict: show the item as it now is
-                return show(state, kept, username, f"⚠️ {err}")
+                saved = review.save(state, username, chosen, action, note)
+            except MmguiError as err:  # a conflict: the item as it now is, the comment kept
+                return show(state, kept, username, f"⚠️ {err}", note)
             kept = {k: v for k, v in kept.items() if k != item_id}
             return show(state, kept, username, review_view.saved_note(saved))
 
@@ -185,9 +185,9 @@ def build(review: ReviewService) -> None:
             load_queue, [view, status, genre, search, drafts], shown, api_name="review_load"
         ),
         search.submit(load_queue, [view, status, genre, search, drafts], shown, api_name=False),
-        save.click(act("save"), inputs, shown, api_name="review_save"),
-        skip.click(act("skip"), inputs, shown, api_name="review_skip"),
-        discard.click(act("discard"), inputs, shown, api_name="review_discard"),
+        save.click(act("save"), [*inputs, comment], shown, api_name="review_save"),
+        skip.click(act("skip"), [*inputs, comment], shown, api_name="review_skip"),
+        discard.click(act("discard"), [*inputs, comment], shown, api_name="review_discard"),
         next_button.click(step(+1), inputs, shown, api_name="review_next"),
         prev_button.click(step(-1), inputs, shown, api_name="review_prev"),
         undo.click(undo_last, [cursor, drafts], shown, api_name="review_undo"),

@@ -8,7 +8,9 @@ from mmgui.serve.review import QueueCursor
 from mmgui.store.views import ItemView, RecentDecision
 
 GENRE_KEYS = "abcdefghijklmnopqr"  # review_keys.js toggles GENRES[i] with GENRE_KEYS[i]
-HISTORY_COLUMNS = ["when (UTC)", "who", "action", "before", "after", "model", "seconds"]
+HISTORY_COLUMNS = [
+    "when (UTC)", "who", "action", "before", "after", "model", "seconds", "comment",
+]  # fmt: skip
 RECENT_COLUMNS = ["when (UTC)", "item", "action", "labels after"]
 KEYS_HELP = """| key | does |
 |---|---|
@@ -96,6 +98,7 @@ def history_rows(item: ItemView) -> list[list]:
             ", ".join(d.labels_after) or "none",
             d.model_version or "",
             "" if d.seconds_spent is None else f"{d.seconds_spent:.1f}",
+            d.comment or "",
         ]
         for d in item.history
     ]
