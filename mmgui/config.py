@@ -46,6 +46,12 @@ class Settings:
     # Review queue: items per queue page, items per prediction batch at import.
     queue_page_size: int = 50
     import_batch_size: int = 64
+    # Admin imports by server path read only inside these folders (besides the media folder
+    # and the project's assets/); MMGUI_IMPORT_ROOTS separates them with os.pathsep.
+    import_roots: tuple[Path, ...] = ()
+    # Media files no item references, and unfinished copies (.part), older than this are
+    # swept; younger ones may belong to an import running in another process.
+    media_sweep_grace_s: float = 3600.0
     # Finetuning: queue a job automatically every N new corrections (0: only "Train now").
     auto_train_every: int = 0
     # The original training data (Kaggle-format folder) for replay and validation; empty: the
@@ -85,11 +91,17 @@ class Settings:
             models_dir=Path(settings.models_dir),
             cache_dir=Path(settings.cache_dir),
             media_dir=Path(settings.media_dir),
+            import_roots=tuple(Path(p) for p in settings.import_roots),
         )
 
     @property
     def default_model_dir(self) -> Path:
         return self.models_dir / self.default_model
+
+    @property
+    def server_import_roots(self) -> tuple[Path, ...]:
+        """The folders an admin may import from by a path on the server."""
+        return (*self.import_roots, self.media_dir, PROJECT_ROOT / "assets")
 
 
 def _parse(name: str, type_name: object, raw: str) -> object:
@@ -103,4 +115,6 @@ def _parse(name: str, type_name: object, raw: str) -> object:
         raise MmguiError(f"MMGUI_{name.upper()}={raw!r} is not a number") from err
     if kind == "Path":
         return Path(raw)
+    if kind == "tuple[Path, ...]":
+        return tuple(Path(p) for p in raw.split(os.pathsep) if p)
     return raw

@@ -198,14 +198,17 @@ def _import_export(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdow
         username = current_user(request)
         if review.role(username) != "admin":
             raise gr.Error("imports are for admins")
-        source = file or path.strip()
-        if not source:
+        if not (file or path.strip()):
             raise gr.Error("upload a file or give a path")
+
+        def report(done: int, total: int) -> None:
+            progress((done, total), desc="predicting")
+
         try:
-            summary = review.import_catalogue(
-                Path(source), username=username,
-                progress=lambda done, total: progress((done, total), desc="predicting"),
-            )  # fmt: skip
+            if file:
+                summary = review.import_upload(Path(file), username, report)
+            else:
+                summary = review.import_server_path(path, username, report)
         except MmguiError as err:
             raise gr.Error(str(err)) from err
         lines = [
