@@ -90,3 +90,48 @@ def test_cli_import_and_export(tiny_models: Path, tmp_path: Path) -> None:
     wrong.write_text("name\nAlpha\n")
     done = run_cli(*cache, "import", "--csv", str(wrong), *common, *models, cwd=tmp_path)
     assert done.returncode == 2 and "needs at least one of title" in done.stderr
+
+
+def test_a_catalogue_naming_the_database_loses_no_later_decision(
+    tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default database sits in the working directory, beside the catalogue: a poster
+    path `mmgui.db` must not be opened (that drops this process's POSIX locks on it, the next
+    outside reader then deletes the WAL, and later saves go into a deleted file). Three saves,
+    each followed by an outside reader; then a fresh process (a restart) counts them."""
+    monkeypatch.chdir(tmp_path)
+    poster = next((KAGGLE_FIXTURE / "posters").glob("*.jpg"))
+    (tmp_path / "poster.jpg").write_bytes(poster.read_bytes())
+    rows = [
+        "id,title,poster",
+        "p1,x,mmgui.db",
+        f"p2,y,{tmp_path / 'mmgui.db'}",
+        "p3,z,mmgui.db-wal",
+    ]
+    rows += [f"ok{i},Film {i},poster.jpg" for i in range(3)]
+    (tmp_path / "catalogue.csv").write_text("\n".join(rows) + "\n")
+    settings = Settings.load(
+        models_dir=tiny_models, cache_dir=tiny_models.parent / "cache",
+        db_url="sqlite:///mmgui.db", media_dir=tmp_path / "media",
+    )  # fmt: skip
+    review = ReviewService.open(Studio(settings))
+    review.import_catalogue(Path("catalogue.csv"))  # the first import creates the WAL
+    summary = review.import_catalogue(Path("catalogue.csv"))
+    assert {b.where for b in summary.bad} == {"p1", "p2", "p3"}
+    for entry in review.store.queue(limit=3):
+        item = review.item(entry.id)
+        review.store.decide(item.id, "ana", ["Drama"], item.version)
+        assert outside_count(tmp_path / "mmgui.db") >= 0  # a worker, `mmgui export`, sqlite3
+    assert outside_count(tmp_path / "mmgui.db") == 3
+
+
+def outside_count(database: Path) -> int:
+    """Decisions as another process sees them (it opens and closes the database)."""
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "print(c.execute('SELECT count(*) FROM decisions').fetchone()[0]); c.close()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(database)], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout)
