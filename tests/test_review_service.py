@@ -262,3 +262,16 @@ def test_an_upload_is_named_by_its_file_name(confined: ReviewService, tmp_path: 
     with pytest.raises(MmguiError) as caught:
         confined.import_upload(upload.with_name("gone.csv"))
     assert str(tmp_path) not in str(caught.value)
+
+
+def test_cli_evaluate_prints_what_the_reader_skipped(tiny_models: Path, tmp_path: Path) -> None:
+    cache = ["--cache-dir", str(tiny_models.parent / "cache")]
+    model = ["--model", str(tiny_models / "default")]
+    data = ["--data", str(KAGGLE_FIXTURE), "--split", "all"]
+    done = run_cli(*cache, "evaluate", *model, *data, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["n_items"] == 15
+    skipped = done.stderr.splitlines()
+    assert skipped[0].startswith("skipped 8 rows: ") and "1 bad imdb_id" in skipped[0]
+    assert "movies_metadata.csv:12 (tt0113002): malformed row" in skipped[1]
+    assert any(line.startswith("genres outside the 18, ignored") for line in skipped)

@@ -104,8 +104,8 @@ class ImportReport:
                 for row in self.dropped[:sample]
             ]
         if self.ignored_genres:
-            names = ", ".join(f"{n} ({c} rows)" for n, c in self.ignored_genres.most_common(10))
-            lines.append(f"genres outside the 18, ignored: {names}")
+            names = ", ".join(f"{n} ({c})" for n, c in self.ignored_genres.most_common(10))
+            lines.append(f"genres outside the 18, ignored (rows): {names}")
         return lines
 
 
