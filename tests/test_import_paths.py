@@ -165,3 +165,15 @@ def test_duplicate_ids_are_bad_rows_not_a_crash(tmp_path: Path, fmt: str) -> Non
         (where[1], f"duplicate id p1 (the first, {where[0]}, is kept)"),
         (where[3], f"duplicate id {generated} (the first, {where[2]}, is kept)"),
     ]
+
+
+def test_import_roots_come_from_flags_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmgui.config import PROJECT_ROOT, Settings
+
+    monkeypatch.setenv("MMGUI_IMPORT_ROOTS", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
+    settings = Settings.load(media_dir=tmp_path / "media")
+    assert settings.import_roots == (tmp_path / "a", tmp_path / "b")
+    assert settings.server_import_roots[-2:] == (tmp_path / "media", PROJECT_ROOT / "assets")
+    assert Settings.load(import_roots=(str(tmp_path),)).import_roots == (tmp_path,)
