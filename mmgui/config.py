@@ -52,6 +52,9 @@ class Settings:
     # Media files no item references, and unfinished copies (.part), older than this are
     # swept; younger ones may belong to an import running in another process.
     media_sweep_grace_s: float = 3600.0
+    # A catalogue uploaded as a zip (with its posters): limits on what it may unpack to.
+    max_archive_mb: float = 2_000.0  # uncompressed, all entries together
+    max_archive_entries: int = 100_000
     # Finetuning: queue a job automatically every N new corrections (0: only "Train now").
     auto_train_every: int = 0
     # The original training data (Kaggle-format folder) for replay and validation; empty: the

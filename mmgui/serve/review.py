@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmgui.data.archive import extract_catalogue
 from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue, write_export
 from mmgui.data.paths import resolve_source
 from mmgui.errors import MmguiError
@@ -130,9 +131,19 @@ class ReviewService:
         self, upload: Path, username: str = LOCAL_USER, progress: Progress | None = None
     ) -> ImportSummary:
         """Import a file uploaded through the browser (Gradio keeps it in its upload folder,
-        which is its catalogue folder); it is named by its file name, never its server path."""
+        which is its catalogue folder); it is named by its file name, never its server path.
+        A zip (a CSV or JSON with its posters, or a Kaggle folder) is extracted safely into a
+        temporary folder, which is then the catalogue's folder (see `extract_catalogue`)."""
         upload = Path(upload)
-        return self.import_catalogue(upload, "auto", username, progress, label=upload.name)
+        if upload.suffix.lower() != ".zip":
+            return self.import_catalogue(upload, "auto", username, progress, label=upload.name)
+        settings = self.studio.settings
+        with tempfile.TemporaryDirectory(prefix="mmgui-archive-") as folder:
+            source = extract_catalogue(
+                upload, Path(folder), settings.max_archive_entries,
+                int(settings.max_archive_mb * 1e6),
+            )  # fmt: skip
+            return self.import_catalogue(source, "auto", username, progress, label=upload.name)
 
     def import_server_path(
         self, path: str, username: str = LOCAL_USER, progress: Progress | None = None

@@ -181,7 +181,11 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
 def _import_export(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> None:
     with gr.Accordion("Import and export", open=False):
         with gr.Row():
-            upload = gr.File(label="Catalogue CSV or JSON", file_types=[".csv", ".json"])
+            upload = gr.File(
+                label="Catalogue CSV or JSON, or a zip of one with its posters (or of a "
+                "Kaggle folder)",
+                file_types=[".csv", ".json", ".zip"],
+            )
             server_path = gr.Textbox(
                 label="…or a path on the server (Kaggle folder, poster folder, CSV, JSON)"
             )
