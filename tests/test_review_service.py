@@ -275,3 +275,22 @@ def test_cli_evaluate_prints_what_the_reader_skipped(tiny_models: Path, tmp_path
     assert skipped[0].startswith("skipped 8 rows: ") and "1 bad imdb_id" in skipped[0]
     assert "movies_metadata.csv:12 (tt0113002): malformed row" in skipped[1]
     assert any(line.startswith("genres outside the 18, ignored") for line in skipped)
+
+
+def test_a_zip_upload_imports_its_posters(confined: ReviewService, tmp_path: Path) -> None:
+    import zipfile
+
+    poster = next((KAGGLE_FIXTURE / "posters").glob("*.jpg"))
+    upload = tmp_path / "gradio" / "9c1d" / "catalogue.zip"
+    upload.parent.mkdir(parents=True)
+    with zipfile.ZipFile(upload, "w") as bundle:
+        bundle.writestr("cat.csv", "id,title,poster\nz1,Zed,posters/z.jpg\nz2,Leak,../z.jpg\n")
+        bundle.write(poster, "posters/z.jpg")
+    summary = confined.import_upload(upload)
+    assert (summary.source, summary.new, summary.predicted) == ("catalogue.zip", 1, 1)
+    assert [b.reason for b in summary.bad] == [
+        "poster file not found in the catalogue's folder: ../z.jpg"
+    ]
+    (entry,) = confined.store.queue(status="all")
+    item = confined.item(entry.id)
+    assert item.poster.is_file() and item.poster.is_relative_to(confined.store.media.root)

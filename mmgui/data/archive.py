@@ -56,8 +56,8 @@ def _entry_path(info: zipfile.ZipInfo, name: str) -> PurePosixPath:
     path = PurePosixPath(text)
     if not path.parts or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
         raise MmguiError(f"{name}: entry {info.filename!r} points outside the archive")
-    mode = info.external_attr >> 16
-    if mode and not stat.S_ISREG(mode):
+    kind = stat.S_IFMT(info.external_attr >> 16)  # 0: the archiver recorded no type
+    if kind and kind != stat.S_IFREG:
         raise MmguiError(f"{name}: entry {info.filename!r} is a link or special file")
     if info.flag_bits & 0x1:
         raise MmguiError(f"{name}: entry {info.filename!r} is encrypted")
