@@ -8,6 +8,7 @@ import sys
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
+from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.ui.app import build_app, launch_options
 from mmgui.worker import spawn_worker
@@ -24,6 +25,12 @@ def main() -> None:
         "--auth", help="users.json with hashed passwords (python -m mmgui add-user)"
     )
     parser.add_argument("--max-upload-mb", type=float, help="largest accepted upload")
+    parser.add_argument(
+        "--import-root",
+        action="append",
+        help="a folder admins may import from by server path (repeatable; the media folder and "
+        "assets/ always are)",
+    )
     parser.add_argument(
         "--auto-train-every", type=int, help="queue a finetuning job every N corrections (0: off)"
     )
@@ -43,13 +50,17 @@ def main() -> None:
             auth_file=args.auth,
             max_upload_mb=args.max_upload_mb,
             auto_train_every=args.auto_train_every,
+            import_roots=tuple(args.import_root) if args.import_root else None,
         )
         studio = Studio(settings)
         studio.load()
         options = launch_options(settings)
-        app = build_app(studio)  # opens (and migrates) the review database
+        review = ReviewService.open(studio)  # opens (and migrates) the review database
+        app = build_app(studio, review)
     except MmguiError as err:
         sys.exit(f"error: {err}")
+    # Items a killed import left unpredicted are predicted while the studio already serves.
+    review.recover_in_background(lambda message: print(message, file=sys.stderr))
     if not args.no_worker:
         worker = spawn_worker(settings)
         atexit.register(worker.terminate)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -56,8 +57,22 @@ def write_catalogue(records: Sequence[MovieRecord], path: Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["id", "title", "overview", "poster"])
         for r in records:
-            writer.writerow([r.imdb_id, r.title, r.overview, "" if r.poster is None else r.poster])
+            poster = "" if r.poster is None else poster_inside(r.poster, path.parent)
+            writer.writerow([r.imdb_id, r.title, r.overview, poster])
     return path
+
+
+def poster_inside(poster: Path, folder: Path) -> str:
+    """`poster` as a path relative to the catalogue's `folder`, hard-linked (else copied) into
+    its `posters/`: an import reads posters only inside its catalogue's folder."""
+    target = folder / "posters" / poster.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(poster, target)
+        except OSError:
+            shutil.copyfile(poster, target)
+    return f"posters/{poster.name}"
 
 
 def item_ids(store: ReviewStore) -> dict[str, int]:

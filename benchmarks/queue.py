@@ -28,6 +28,7 @@ import statistics
 import tempfile
 import time
 
+from benchmarks.corrections import poster_inside
 from benchmarks.machine import machine
 from mmgui.config import PROJECT_ROOT, Settings
 from mmgui.data.catalogue import write_export
@@ -45,10 +46,12 @@ def synthetic_csv(path: Path, n_items: int) -> None:
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "title", "overview", "poster", "genres"])
+        posters = {m.poster: poster_inside(m.poster, path.parent) for m in movies}
         for i in range(n_items):
             movie = movies[i % len(movies)]
+            genres = "|".join(movie.genres)
             writer.writerow(
-                [f"syn-{i:06d}", movie.title, movie.overview, movie.poster, "|".join(movie.genres)]
+                [f"syn-{i:06d}", movie.title, movie.overview, posters[movie.poster], genres]
             )
 
 

@@ -61,10 +61,21 @@ def cmd_export(args: argparse.Namespace) -> None:
     print(f"{count} items written to {args.out}")
 
 
+def _report_skipped(data_dir: Path, require_genres: bool = True) -> None:
+    """Print to stderr what the Kaggle reader leaves out of `data_dir` (the training code reads
+    the folder again; the metadata is small next to what training and evaluation cost)."""
+    from mmgui.data.kaggle import read_kaggle
+
+    for line in read_kaggle(data_dir, require_genres=require_genres).describe():
+        print(line, file=sys.stderr)
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from mmgui.training.train import train_version
 
     log = (lambda message: print(message, file=sys.stderr)) if not args.quiet else (lambda _: None)
+    if not args.quiet:
+        _report_skipped(Path(args.data))
     out = train_version(
         Path(args.data),
         args.config,
@@ -82,6 +93,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from mmgui.serve.predictor import GenrePredictor
 
     predictor = GenrePredictor(Path(args.model), _settings(args))
+    _report_skipped(Path(args.data))
     result = evaluate_version(
         predictor, Path(args.data), args.split, parse_modalities(args.modalities)
     )

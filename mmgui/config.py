@@ -47,6 +47,15 @@ class Settings:
     queue_page_size: int = 50
     import_batch_size: int = 64
     max_comment_chars: int = 2_000  # an editor's comment on a decision
+    # Admin imports by server path read only inside these folders (besides the media folder
+    # and the project's assets/); MMGUI_IMPORT_ROOTS separates them with os.pathsep.
+    import_roots: tuple[Path, ...] = ()
+    # Media files no item references, and unfinished copies (.part), older than this are
+    # swept; younger ones may belong to an import running in another process.
+    media_sweep_grace_s: float = 3600.0
+    # A catalogue uploaded as a zip (with its posters): limits on what it may unpack to.
+    max_archive_mb: float = 2_000.0  # uncompressed, all entries together
+    max_archive_entries: int = 100_000
     # Finetuning: queue a job automatically every N new corrections (0: only "Train now").
     auto_train_every: int = 0
     # The original training data (Kaggle-format folder) for replay and validation; empty: the
@@ -86,11 +95,17 @@ class Settings:
             models_dir=Path(settings.models_dir),
             cache_dir=Path(settings.cache_dir),
             media_dir=Path(settings.media_dir),
+            import_roots=tuple(Path(p) for p in settings.import_roots),
         )
 
     @property
     def default_model_dir(self) -> Path:
         return self.models_dir / self.default_model
+
+    @property
+    def server_import_roots(self) -> tuple[Path, ...]:
+        """The folders an admin may import from by a path on the server."""
+        return (*self.import_roots, self.media_dir, PROJECT_ROOT / "assets")
 
 
 def _parse(name: str, type_name: object, raw: str) -> object:
@@ -104,4 +119,6 @@ def _parse(name: str, type_name: object, raw: str) -> object:
         raise MmguiError(f"MMGUI_{name.upper()}={raw!r} is not a number") from err
     if kind == "Path":
         return Path(raw)
+    if kind == "tuple[Path, ...]":
+        return tuple(Path(p) for p in raw.split(os.pathsep) if p)
     return raw

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mmgui.data.catalogue import read_catalogue
+from mmgui.data.catalogue import poster_not_found, read_catalogue
 from mmgui.errors import MmguiError
 
 from .conftest import KAGGLE_FIXTURE
@@ -22,10 +22,12 @@ def write_csv(path: Path, text: str) -> Path:
 
 def test_plain_csv_keeps_good_rows_and_lists_bad_ones(tmp_path: Path) -> None:
     (tmp_path / "broken.jpg").write_bytes(POSTERS[0].read_bytes()[:300])
+    alpha = tmp_path / "alpha.jpg"
+    alpha.write_bytes(POSTERS[0].read_bytes())
     source = write_csv(
         tmp_path / "catalogue.csv",
         "id,title,overview,poster,genres\n"
-        f"m1,Alpha,A comedy.,{POSTERS[0]},Comedy|Romance\n"
+        f"m1,Alpha,A comedy.,{alpha},Comedy|Romance\n"
         "m2,Beta,A drama.,,Drama; War\n"
         "m3,Gamma,,missing.jpg,\n"
         "m4,Delta,Text.,,Cartoon\n"
@@ -35,13 +37,14 @@ def test_plain_csv_keeps_good_rows_and_lists_bad_ones(tmp_path: Path) -> None:
     )
     report = read_catalogue(source)
     rows = {r.external_id: r for r in report.rows}
-    assert rows["m1"].genres == ("Comedy", "Romance") and rows["m1"].poster == POSTERS[0]
+    assert rows["m1"].genres == ("Comedy", "Romance") and rows["m1"].poster == alpha
     assert rows["m2"].genres == ("Drama", "War") and rows["m2"].poster is None
     reasons = {b.where: b.reason for b in report.bad}
-    assert reasons["catalogue.csv:4"] == "poster file not found: missing.jpg"
+    assert reasons["catalogue.csv:4"] == poster_not_found("missing.jpg")
     assert reasons["catalogue.csv:5"] == "unknown genre(s): Cartoon"
     assert reasons["catalogue.csv:6"] == "no title, overview or poster"
-    assert reasons["m6"].startswith("poster: ")
+    assert reasons["m6"].startswith("poster broken.jpg: the image file is truncated")
+    assert str(tmp_path) not in reasons["m6"]  # files are named by name, not server path
     (made,) = [r for r in report.rows if r.title == "Eta"]
     assert made.external_id.startswith("csv-") and made.genres is None
     assert read_catalogue(source).rows[-1].external_id == made.external_id  # stable
@@ -94,10 +97,11 @@ def test_poster_folder(tmp_path: Path) -> None:
 
 
 def test_label_studio_tasks_import_their_latest_annotation(tmp_path: Path) -> None:
+    (tmp_path / "alpha.jpg").write_bytes(POSTERS[0].read_bytes())
     tasks = [
         {
             "id": 7,
-            "data": {"title": "Alpha", "text": "A comedy.", "image": str(POSTERS[0])},
+            "data": {"title": "Alpha", "text": "A comedy.", "image": "alpha.jpg"},
             "annotations": [
                 {"result": [{"value": {"choices": ["Drama"]}}]},
                 {"result": [{"value": {"choices": ["Comedy", "Family"]}}]},

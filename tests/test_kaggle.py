@@ -130,6 +130,23 @@ def test_split_comes_from_split_csv(records: dict[str, MovieRecord]) -> None:
     assert records["tt0094137"].split == "val"
 
 
+def test_ignored_genres_and_incomplete_split_rows_are_reported(tmp_path: Path) -> None:
+    folder = copy_fixture(tmp_path)
+    with (folder / "split.csv").open("a") as split:
+        split.write("tt0114825\n,test\ntt0113002,\n")
+    report = read_kaggle(folder)
+    assert report.ignored_genres["TV Movie"] >= 2 and report.ignored_genres["Foreign"] >= 1
+    assert [r for r in report.dropped if r.file == "split.csv"] == [
+        DroppedRow("split.csv", 20, "tt0114825", kaggle.INCOMPLETE_SPLIT),
+        DroppedRow("split.csv", 21, None, kaggle.INCOMPLETE_SPLIT),
+        DroppedRow("split.csv", 22, "tt0113002", kaggle.INCOMPLETE_SPLIT),
+    ]
+    lines = report.describe(sample=2)
+    assert lines[0].startswith(f"skipped {len(report.dropped)} rows: 3 {kaggle.INCOMPLETE_SPLIT}")
+    assert lines[1] == f"  split.csv:20 (tt0114825): {kaggle.INCOMPLETE_SPLIT}"
+    assert len(lines) == 4 and "TV Movie (3)" in lines[3]
+
+
 def test_without_split_csv_every_split_is_none(tmp_path: Path) -> None:
     report = read_kaggle(copy_fixture(tmp_path, without=("split.csv",)))
     assert [record.imdb_id for record in report.records] == KEPT_IDS

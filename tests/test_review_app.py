@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gradio_client import Client
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
@@ -73,3 +75,22 @@ def test_export_and_bulk_preview_through_the_api(studio_url: str, studio_setting
         "Western", "add", "pending", "(any genre)", api_name="/review_bulk_preview"
     )
     assert preview.startswith("This will add **Western** on **")  # the Apply button is not data
+
+
+def test_imports_through_the_api_stay_inside_their_folders(studio_url: str, tmp_path: Path) -> None:
+    """A server path outside the import roots is refused; an uploaded CSV reads posters only
+    from its own upload folder, and its messages name it by file name."""
+    client = Client(studio_url, verbose=False)
+    for path in ("/etc/passwd", str(tmp_path), "../../../etc"):
+        with pytest.raises(AppError, match="inside the import folders"):
+            client.predict(None, path, api_name="/review_import")
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(
+        next(Path(__file__).parent.glob("fixtures/kaggle/posters/*.jpg")).read_bytes()
+    )
+    upload = tmp_path / "upload.csv"
+    upload.write_text(f"id,title,poster\nleak1,Leak,{secret}\nleak2,Leak,../../../../{secret}\n")
+    message = client.predict(handle_file(str(upload)), "", api_name="/review_import")
+    assert "**0 new, 0 changed" in message and "2 bad rows" in message
+    assert "- upload.csv:2: poster file not found in the catalogue's folder" in message
+    assert "gradio" not in message.replace(str(secret), "")  # no upload folder path

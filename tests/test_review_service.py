@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mmgui.config import Settings
+from mmgui.errors import MmguiError
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 
@@ -90,3 +91,206 @@ def test_cli_import_and_export(tiny_models: Path, tmp_path: Path) -> None:
     wrong.write_text("name\nAlpha\n")
     done = run_cli(*cache, "import", "--csv", str(wrong), *common, *models, cwd=tmp_path)
     assert done.returncode == 2 and "needs at least one of title" in done.stderr
+
+
+def test_a_catalogue_naming_the_database_loses_no_later_decision(
+    tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default database sits in the working directory, beside the catalogue: a poster
+    path `mmgui.db` must not be opened (that drops this process's POSIX locks on it, the next
+    outside reader then deletes the WAL, and later saves go into a deleted file). Three saves,
+    each followed by an outside reader; then a fresh process (a restart) counts them."""
+    monkeypatch.chdir(tmp_path)
+    poster = next((KAGGLE_FIXTURE / "posters").glob("*.jpg"))
+    (tmp_path / "poster.jpg").write_bytes(poster.read_bytes())
+    rows = [
+        "id,title,poster",
+        "p1,x,mmgui.db",
+        f"p2,y,{tmp_path / 'mmgui.db'}",
+        "p3,z,mmgui.db-wal",
+    ]
+    rows += [f"ok{i},Film {i},poster.jpg" for i in range(3)]
+    (tmp_path / "catalogue.csv").write_text("\n".join(rows) + "\n")
+    settings = Settings.load(
+        models_dir=tiny_models, cache_dir=tiny_models.parent / "cache",
+        db_url="sqlite:///mmgui.db", media_dir=tmp_path / "media",
+    )  # fmt: skip
+    review = ReviewService.open(Studio(settings))
+    review.import_catalogue(Path("catalogue.csv"))  # the first import creates the WAL
+    summary = review.import_catalogue(Path("catalogue.csv"))
+    assert {b.where for b in summary.bad} == {"p1", "p2", "p3"}
+    for entry in review.store.queue(limit=3):
+        item = review.item(entry.id)
+        review.store.decide(item.id, "ana", ["Drama"], item.version)
+        assert outside_count(tmp_path / "mmgui.db") >= 0  # a worker, `mmgui export`, sqlite3
+    assert outside_count(tmp_path / "mmgui.db") == 3
+
+
+def outside_count(database: Path) -> int:
+    """Decisions as another process sees them (it opens and closes the database)."""
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "print(c.execute('SELECT count(*) FROM decisions').fetchone()[0]); c.close()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(database)], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout)
+
+
+KILLED_IMPORT = """
+import sys, time
+from pathlib import Path
+from mmgui.config import Settings
+from mmgui.serve.review import ReviewService
+from mmgui.serve.studio import Studio
+
+models, cache, db, media, source = sys.argv[1:]
+settings = Settings.load(
+    models_dir=models, cache_dir=cache, db_url=db, media_dir=media, import_batch_size=4
+)
+review = ReviewService.open(Studio(settings))
+
+
+def progress(done, total):
+    print(done, flush=True)  # the first batch is committed: the parent kills us here
+    time.sleep(600)
+
+
+review.import_catalogue(Path(source), progress=progress)
+"""
+
+
+def test_an_import_killed_mid_prediction_is_finished_by_the_next(
+    review: ReviewService, tmp_path: Path
+) -> None:
+    """A real SIGKILL after the first batch of 4 predictions: the re-import predicts the 12
+    left (it used to say "16 unchanged, 0 predicted" and leave them unpredicted for good)."""
+    import signal
+
+    settings = review.studio.settings
+    if not settings.db_url.startswith("sqlite"):
+        pytest.skip("one backend is enough for the subprocess")
+    root = Path(__file__).resolve().parent.parent
+    args = [str(settings.models_dir), str(settings.cache_dir), settings.db_url]
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_IMPORT, *args, str(settings.media_dir), str(KAGGLE_FIXTURE)],
+        stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    try:
+        assert child.stdout.readline().strip() == "4"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    from mmgui.store.catalogue import unpredicted_items
+
+    assert len(unpredicted_items(review.store)) == 12
+    again = review.import_catalogue(KAGGLE_FIXTURE)
+    assert (again.new, again.unchanged, again.predicted) == (0, 16, 12)
+    assert unpredicted_items(review.store) == []
+    assert all(review.item(e.id).genre_probs for e in review.store.queue(status="all"))
+
+
+def test_recover_predicts_what_is_left_and_sweeps_stale_media(review: ReviewService) -> None:
+    """What the studio runs at start (in the background): items without a prediction of their
+    content are predicted; media no item references, older than the grace period, removed."""
+    import os
+    import time
+
+    from mmgui.data.catalogue import CatalogueRow
+    from mmgui.store.catalogue import upsert_items
+
+    review.import_catalogue(KAGGLE_FIXTURE)
+    upsert_items(review.store, [CatalogueRow("extra", "Extra", "A film left unpredicted.")], "t")
+    media = review.store.media.root
+    stale, fresh = (
+        media / "posters" / "00" / ("0" * 64 + ".jpg"),
+        media / "posters" / "00" / "x.part",
+    )
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"orphan")
+    fresh.write_bytes(b"being copied by another process")
+    old = time.time() - 2 * review.studio.settings.media_sweep_grace_s
+    os.utime(stale, (old, old))
+    assert review.recover() == (1, 1)
+    assert not stale.exists() and fresh.exists()
+    assert review.recover() == (0, 0)
+
+
+@pytest.fixture
+def confined(tiny_models: Path, tmp_path: Path) -> ReviewService:
+    settings = Settings.load(
+        models_dir=tiny_models, cache_dir=tiny_models.parent / "cache",
+        db_url=f"sqlite:///{tmp_path / 'queue.db'}", media_dir=tmp_path / "media",
+        import_roots=(tmp_path / "imports",),
+    )  # fmt: skip
+    poster = next((KAGGLE_FIXTURE / "posters").glob("*.jpg"))
+    for folder in ("imports", "elsewhere"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "poster.jpg").write_bytes(poster.read_bytes())
+        (tmp_path / folder / "catalogue.csv").write_text(
+            "id,title,poster\nm1,Alpha,poster.jpg\nm2,Beta,missing.jpg\n"
+        )
+    return ReviewService.open(Studio(settings))
+
+
+def test_server_paths_are_confined_to_the_import_roots(
+    confined: ReviewService, tmp_path: Path
+) -> None:
+    inside = confined.import_server_path(str(tmp_path / "imports" / "catalogue.csv"))
+    assert (inside.new, len(inside.bad)) == (1, 1)
+    assert confined.import_server_path("catalogue.csv").unchanged == 1  # relative to a root
+    refusals = []
+    for path in (tmp_path / "elsewhere" / "catalogue.csv", "../elsewhere", "/etc/passwd",
+                 tmp_path / "nothing.csv", tmp_path / "queue.db"):  # fmt: skip
+        with pytest.raises(MmguiError, match="inside the import folders") as caught:
+            confined.import_server_path(str(path))
+        refusals.append(str(caught.value).replace(str(path), "PATH"))
+    assert len(set(refusals)) == 1  # existing or not, file or folder: one message
+
+
+def test_an_upload_is_named_by_its_file_name(confined: ReviewService, tmp_path: Path) -> None:
+    upload = tmp_path / "gradio" / "3f2a9c" / "my catalogue.csv"
+    upload.parent.mkdir(parents=True)
+    upload.write_text("id,title,poster\nm1,Alpha,\nm2,Beta,../../imports/poster.jpg\n")
+    summary = confined.import_upload(upload)
+    assert summary.source == "my catalogue.csv" and summary.new == 1
+    assert str(tmp_path) not in json.dumps(summary.as_dict())
+    (entry,) = confined.store.audit_log()
+    assert entry.detail["source"] == "my catalogue.csv" and str(tmp_path) not in str(entry.detail)
+    with pytest.raises(MmguiError) as caught:
+        confined.import_upload(upload.with_name("gone.csv"))
+    assert str(tmp_path) not in str(caught.value)
+
+
+def test_cli_evaluate_prints_what_the_reader_skipped(tiny_models: Path, tmp_path: Path) -> None:
+    cache = ["--cache-dir", str(tiny_models.parent / "cache")]
+    model = ["--model", str(tiny_models / "default")]
+    data = ["--data", str(KAGGLE_FIXTURE), "--split", "all"]
+    done = run_cli(*cache, "evaluate", *model, *data, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["n_items"] == 15
+    skipped = done.stderr.splitlines()
+    assert skipped[0].startswith("skipped 8 rows: ") and "1 bad imdb_id" in skipped[0]
+    assert "movies_metadata.csv:12 (tt0113002): malformed row" in skipped[1]
+    assert any(line.startswith("genres outside the 18, ignored") for line in skipped)
+
+
+def test_a_zip_upload_imports_its_posters(confined: ReviewService, tmp_path: Path) -> None:
+    import zipfile
+
+    poster = next((KAGGLE_FIXTURE / "posters").glob("*.jpg"))
+    upload = tmp_path / "gradio" / "9c1d" / "catalogue.zip"
+    upload.parent.mkdir(parents=True)
+    with zipfile.ZipFile(upload, "w") as bundle:
+        bundle.writestr("cat.csv", "id,title,poster\nz1,Zed,posters/z.jpg\nz2,Leak,../z.jpg\n")
+        bundle.write(poster, "posters/z.jpg")
+    summary = confined.import_upload(upload)
+    assert (summary.source, summary.new, summary.predicted) == ("catalogue.zip", 1, 1)
+    assert [b.reason for b in summary.bad] == [
+        "poster file not found in the catalogue's folder: ../z.jpg"
+    ]
+    (entry,) = confined.store.queue(status="all")
+    item = confined.item(entry.id)
+    assert item.poster.is_file() and item.poster.is_relative_to(confined.store.media.root)

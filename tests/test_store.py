@@ -4,7 +4,10 @@ order is checkable; the model-in-the-loop path is in test_review_service.py."""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,13 @@ from sqlalchemy import create_engine
 from mmgui.data.catalogue import CatalogueRow, read_catalogue, write_export
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
-from mmgui.store.catalogue import add_predictions, export_records, upsert_items
+from mmgui.store.catalogue import (
+    add_predictions,
+    export_records,
+    media_in_use,
+    unpredicted_items,
+    upsert_items,
+)
 from mmgui.store.db import migrate, table_names
 from mmgui.store.review import EditConflict, ReviewStore, queue_scores
 
@@ -212,7 +221,7 @@ def test_export_round_trip(store: ReviewStore, fmt: str, tmp_path: Path) -> None
     store.decide(seen.id, "ana", ["Horror", "Thriller"], seen.version)
     out = tmp_path / ("export.csv" if fmt == "csv" else f"export-{fmt}.json")
     assert write_export(export_records(store), fmt, out) == 4
-    report = read_catalogue(out)
+    report = read_catalogue(out, media_dir=store.media.root)
     assert not report.bad
     exported = {r.external_id: r.genres for r in report.rows}
     current = {e.external_id: tuple(e.labels) for e in store.queue(status="all", view="newest")}
@@ -221,6 +230,53 @@ def test_export_round_trip(store: ReviewStore, fmt: str, tmp_path: Path) -> None
     upsert_items(other, report.rows, source=str(out))
     assert {e.external_id: tuple(e.labels) for e in other.queue(status="all")} == current
     assert other.item(other.queue(status="all", genre="Comedy")[0].id).poster is not None
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_exports_name_posters_by_media_key(store: ReviewStore, fmt: str, tmp_path: Path) -> None:
+    ids = seed(store)
+    key = store.item(ids["a"]).poster.relative_to(store.media.root).as_posix()
+    out = tmp_path / f"export.{fmt}"
+    write_export(export_records(store), fmt, out)
+    if fmt == "csv":
+        import csv
+
+        posters = [row["poster"] for row in csv.DictReader(out.open())]
+    else:
+        posters = [row["poster"] or "" for row in json.loads(out.read_text())]
+    assert posters == [key, "", "", ""] and key.startswith("posters/")
+    assert str(tmp_path) not in out.read_text()
+
+
+def test_a_changed_item_loses_its_stale_prediction(store: ReviewStore) -> None:
+    ids = seed(store)
+    assert unpredicted_items(store) == []
+    upsert_items(store, [CatalogueRow("b", "Beta", "Another film.", None, ("Drama",))], "t")
+    assert unpredicted_items(store) == [ids["b"]]
+    assert store.item(ids["b"]).genre_probs == {}
+
+
+def test_the_media_sweep_keeps_what_is_referenced_or_young(
+    store: ReviewStore, tmp_path: Path
+) -> None:
+    """Orphans and .part copies from a killed import go once older than the grace period;
+    young ones may be a concurrent import's (copied, not yet committed) and stay."""
+    ids = seed(store)
+    used = store.item(ids["a"]).poster
+    folder = used.parent
+    old, young = folder / ("0" * 64 + ".jpg"), folder / ("1" * 64 + ".jpg")
+    old_part, young_part = folder / "tmpold.part", folder / "tmpyoung.part"
+    for path in (old, young, old_part, young_part):
+        path.write_bytes(b"orphan")
+    hour_ago = time.time() - 3600
+    for path in (old, old_part, used):
+        os.utime(path, (hour_ago, hour_ago))
+    removed = store.media.sweep(lambda: media_in_use(store), grace_s=600)
+    assert removed == 2 and used.is_file() and young.is_file() and young_part.is_file()
+    assert not old.exists() and not old_part.exists()
+    # a poster an import puts again is young again, so a sweep in another process keeps it
+    assert store.media.put(POSTER) == used.relative_to(store.media.root).as_posix()
+    assert used.stat().st_mtime > hour_ago + 600
 
 
 def test_export_of_the_reviewed_items_only(store: ReviewStore, tmp_path: Path) -> None:

@@ -2,8 +2,11 @@
 
 Reading never stops at a bad row: `CatalogueReport.bad` lists each with where and why, and
 the good rows still import. Only an unreadable source as a whole (missing file, a CSV without
-any usable column) raises `MmguiError`. Exports are written to a temporary file and renamed,
-so an interrupted export never leaves half a file under the requested name.
+any usable column) raises `MmguiError`. Poster paths must resolve inside the catalogue's folder
+or the media folder (`mmgui.data.paths`), and the studio's database files are never opened.
+Messages name files by their name, never by a server path. Exports are written to a temporary
+file and renamed, so an interrupted export never leaves half a file under the requested name;
+they name posters by media key, which re-imports into this studio.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mmgui.data.image import load_image
+from mmgui.data.paths import ProtectedFiles, resolve_inside
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 
@@ -65,7 +69,8 @@ class ExportRecord:
     external_id: str
     title: str
     overview: str
-    poster: Path | None
+    poster: Path | None  # the file in the media folder
+    poster_key: str | None  # its media key (relative to the media folder): what exports name
     genres: list[str] | None  # current labels; None: never labelled
     original_genres: list[str] | None
     status: str
@@ -83,27 +88,38 @@ SOURCE_KINDS = ("auto", "kaggle", "csv", "posters", "json")
 
 
 def read_catalogue(
-    source: Path, kind: str = "auto", max_image_pixels: int | None = None
+    source: Path,
+    kind: str = "auto",
+    max_image_pixels: int | None = None,
+    media_dir: Path | None = None,
+    protected: Sequence[Path] = (),
 ) -> CatalogueReport:
     """Rows of a Kaggle folder, a folder of posters, a CSV, or a JSON / Label Studio export.
 
     `kind` "auto" tells them apart by what `source` is. Posters are opened (not just found),
-    so a corrupt one is a bad row here, not a failed prediction later.
+    so a corrupt one is a bad row here, not a failed prediction later. A poster path resolves
+    inside the catalogue's folder, else inside `media_dir` (a media key), else the row is bad.
+    No file among `protected` (the database's) is ever opened, whatever path names it.
     """
     source = Path(source)
     if kind not in SOURCE_KINDS:
         raise MmguiError(f"source kind must be one of {', '.join(SOURCE_KINDS)}")
     if not source.exists():
-        raise MmguiError(f"catalogue source not found: {source}")
+        raise MmguiError(f"catalogue source not found: {source.name}")
     if kind == "auto":
         kind = _guess_kind(source)
     if kind in ("kaggle", "posters") and not source.is_dir():
-        raise MmguiError(f"{source} is not a folder (a {kind} source is one)")
+        raise MmguiError(f"{source.name} is not a folder (a {kind} source is one)")
     if kind in ("csv", "json") and not source.is_file():
-        raise MmguiError(f"{source} is not a file (a {kind} source is one)")
+        raise MmguiError(f"{source.name} is not a file (a {kind} source is one)")
+    protected_files = ProtectedFiles(protected)
+    if source in protected_files:
+        raise MmguiError(f"{source.name} is the studio's own database, not a catalogue")
+    folder = source if source.is_dir() else source.parent
+    roots = (folder,) if media_dir is None else (folder, Path(media_dir))
     readers = {"kaggle": _read_kaggle, "posters": _read_poster_folder, "csv": _read_csv}
-    report = readers.get(kind, _read_json)(source)
-    return _check_posters(report, max_image_pixels)
+    report = readers.get(kind, _read_json)(source, roots)
+    return _check_posters(report, max_image_pixels, protected_files)
 
 
 def _guess_kind(source: Path) -> str:
@@ -115,44 +131,70 @@ def _guess_kind(source: Path) -> str:
     raise MmguiError(f"{source.name}: import takes a folder, a .csv or a .json file")
 
 
-def _read_kaggle(folder: Path) -> CatalogueReport:
+def _read_kaggle(folder: Path, roots: Sequence[Path]) -> CatalogueReport:
     from mmgui.data.kaggle import read_kaggle
 
     kaggle = read_kaggle(folder, require_genres=False)
     report = CatalogueReport()
-    for r in kaggle.records:
-        genres = r.genres or None
-        report.rows.append(CatalogueRow(r.imdb_id, r.title, r.overview, r.poster, genres))
     report.bad = [BadRow(f"{d.file}:{d.line}", d.reason) for d in kaggle.dropped]
+    for r in kaggle.records:
+        poster = None if r.poster is None else resolve_inside(str(r.poster), roots)
+        if r.poster is not None and poster is None:
+            ref = r.poster.relative_to(folder).as_posix()
+            report.bad.append(BadRow(r.imdb_id, poster_not_found(ref)))
+            continue
+        genres = r.genres or None
+        report.rows.append(CatalogueRow(r.imdb_id, r.title, r.overview, poster, genres))
     return report
 
 
-def _read_poster_folder(folder: Path) -> CatalogueReport:
+def _read_poster_folder(folder: Path, roots: Sequence[Path]) -> CatalogueReport:
     report = CatalogueReport()
+    seen: dict[str, str] = {}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() in IMAGE_SUFFIXES:
-            report.rows.append(CatalogueRow(path.stem, title=path.stem, poster=path))
+            poster = resolve_inside(path.name, roots)
+            outcome = CatalogueRow(path.stem, title=path.stem, poster=poster) if poster else None
+            _keep(report, seen, path.name, outcome or poster_not_found(path.name))
         elif path.is_file() and not path.name.startswith("."):
             report.bad.append(BadRow(path.name, "not an image file (by its extension)"))
     if not report.rows:
-        raise MmguiError(f"{folder}: no movies_metadata.csv and no poster images")
+        raise MmguiError(f"{folder.name}: no movies_metadata.csv and no poster images")
     return report
 
 
-def _read_csv(path: Path) -> CatalogueReport:
+def _keep(
+    report: CatalogueReport, seen: dict[str, str], where: str, outcome: CatalogueRow | str
+) -> None:
+    """Add a read row to `report`, or the reason it is bad; a second row with an id already
+    read is bad (two identical rows without an id get the same id, so they are caught too)."""
+    if isinstance(outcome, CatalogueRow) and outcome.external_id in seen:
+        first = seen[outcome.external_id]
+        outcome = f"duplicate id {outcome.external_id} (the first, {first}, is kept)"
+    if isinstance(outcome, str):
+        report.bad.append(BadRow(where, outcome))
+    else:
+        seen[outcome.external_id] = where
+        report.rows.append(outcome)
+
+
+def poster_not_found(ref: str) -> str:
+    """The one reason given for a poster path that is missing or outside the import's roots
+    (it says nothing about what the path names elsewhere)."""
+    return f"poster file not found in the catalogue's folder: {ref[:200]}"
+
+
+def _read_csv(path: Path, roots: Sequence[Path]) -> CatalogueReport:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = [c.strip().lower() for c in reader.fieldnames or []]
             _check_columns(path, columns)
             report = CatalogueReport()
+            seen: dict[str, str] = {}
             for line, raw in enumerate(reader, start=2):
                 cells = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
-                outcome = _row_from_cells(cells, path.parent)
-                if isinstance(outcome, str):
-                    report.bad.append(BadRow(f"{path.name}:{line}", outcome))
-                else:
-                    report.rows.append(outcome)
+                _keep(report, seen, f"{path.name}:{line}", _row_from_cells(cells, roots))
     except UnicodeDecodeError as err:
         raise MmguiError(f"{path.name}: not UTF-8 text ({err.reason})") from err
     except csv.Error as err:
@@ -168,15 +210,14 @@ def _check_columns(path: Path, columns: list[str]) -> None:
         )
 
 
-def _row_from_cells(cells: dict[str, str], folder: Path) -> CatalogueRow | str:
+def _row_from_cells(cells: dict[str, str], roots: Sequence[Path]) -> CatalogueRow | str:
     """A row from CSV or JSON cells, or the reason it is unusable."""
     title, overview = cells.get("title", ""), cells.get("overview", "")
     poster = None
     if cells.get("poster"):
-        poster = Path(cells["poster"])
-        poster = poster if poster.is_absolute() else folder / poster
-        if not poster.is_file():
-            return f"poster file not found: {cells['poster']}"
+        poster = resolve_inside(cells["poster"], roots)
+        if poster is None:
+            return poster_not_found(cells["poster"])
     if not (title or overview or poster):
         return "no title, overview or poster"
     genres = None
@@ -193,7 +234,7 @@ def _row_from_cells(cells: dict[str, str], folder: Path) -> CatalogueRow | str:
     return CatalogueRow(external_id, title, overview, poster, genres)
 
 
-def _read_json(path: Path) -> CatalogueReport:
+def _read_json(path: Path, roots: Sequence[Path]) -> CatalogueReport:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -201,6 +242,7 @@ def _read_json(path: Path) -> CatalogueReport:
     if not isinstance(data, list):
         raise MmguiError(f"{path.name}: expected a list of items (a mmgui or Label Studio export)")
     report = CatalogueReport()
+    seen: dict[str, str] = {}
     for i, entry in enumerate(data):
         cells = _label_studio_cells(entry) if isinstance(entry, dict) and "data" in entry else entry
         if not isinstance(cells, dict):
@@ -210,11 +252,7 @@ def _read_json(path: Path) -> CatalogueReport:
             k: "|".join(v) if isinstance(v, list) else ("" if v is None else str(v))
             for k, v in cells.items()
         }
-        outcome = _row_from_cells(cells, path.parent)
-        if isinstance(outcome, str):
-            report.bad.append(BadRow(f"{path.name}[{i}]", outcome))
-        else:
-            report.rows.append(outcome)
+        _keep(report, seen, f"{path.name}[{i}]", _row_from_cells(cells, roots))
     return report
 
 
@@ -234,23 +272,33 @@ def _label_studio_cells(task: dict) -> dict:
     return cells
 
 
-def _check_posters(report: CatalogueReport, max_pixels: int | None) -> CatalogueReport:
+def _check_posters(
+    report: CatalogueReport, max_pixels: int | None, protected: ProtectedFiles
+) -> CatalogueReport:
+    """Open each poster once (every reader's rows pass here, so this is where the database's
+    files are kept out: checked by path and identity before any open)."""
     checked: dict[Path, str | None] = {}
     kept = []
     for row in report.rows:
         if row.poster is not None and row.poster not in checked:
-            try:
-                load_image(row.poster, max_pixels)
-                checked[row.poster] = None
-            except MmguiError as err:
-                checked[row.poster] = str(err)
+            checked[row.poster] = _poster_problem(row.poster, max_pixels, protected)
         problem = checked.get(row.poster) if row.poster is not None else None
         if problem:
-            report.bad.append(BadRow(row.external_id, f"poster: {problem}"))
+            report.bad.append(BadRow(row.external_id, f"poster {row.poster.name}: {problem}"))
         else:
             kept.append(row)
     report.rows = kept
     return report
+
+
+def _poster_problem(poster: Path, max_pixels: int | None, protected: ProtectedFiles) -> str | None:
+    if poster in protected:
+        return "refused: a file of the studio's own database"
+    try:
+        load_image(poster, max_pixels)
+    except MmguiError as err:
+        return str(err).removeprefix(f"{poster}: ")
+    return None
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -281,7 +329,7 @@ def _write_csv(records: Iterable[ExportRecord], handle) -> int:
         row = {k: v for k, v in asdict(record).items() if k in CSV_COLUMNS}
         for key in ("genres", "original_genres"):
             row[key] = "" if row[key] is None else "|".join(row[key])
-        row["poster"] = "" if record.poster is None else str(record.poster)
+        row["poster"] = record.poster_key or ""
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
         count += 1
     return count
@@ -293,7 +341,7 @@ def _write_json(records: Iterable[ExportRecord], handle) -> int:
 
 def _json_record(record: ExportRecord) -> dict:
     row = asdict(record)
-    row["poster"] = None if record.poster is None else str(record.poster)
+    row["poster"] = row.pop("poster_key")
     return row
 
 

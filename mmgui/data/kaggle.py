@@ -6,8 +6,10 @@ optionally `split.csv` (`imdb_id,split`) and `posters/<imdb_id>.jpg`.
 
 The real file has malformed rows (records split across two physical lines so that a date
 lands in `id`, missing imdb ids, placeholder overviews, duplicates). A bad row is never an
-error: it is left out and reported in `ImportReport.dropped` with a reason, so a caller can
-show what was skipped and why. Only a missing folder, file or column raises `MmguiError`.
+error: it is left out and reported in `ImportReport.dropped` with a reason (an incomplete
+`split.csv` row too), and genres outside the 18 are counted in `ImportReport.ignored_genres`,
+so a caller can show what was skipped and why (`ImportReport.describe`). Only a missing folder,
+file or column raises `MmguiError`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ NO_GENRE = "no genre of the 18"
 EMPTY_OVERVIEW = "empty overview"
 POSTER_MISSING = "poster missing"
 DUPLICATE_IMDB_ID = "duplicate imdb_id (first kept)"
+INCOMPLETE_SPLIT = "incomplete split.csv row (the movie gets no split)"
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,27 @@ class ImportReport:
 
     records: list[MovieRecord] = field(default_factory=list)
     dropped: list[DroppedRow] = field(default_factory=list)
+    ignored_genres: Counter[str] = field(default_factory=Counter)  # outside the 18: rows
 
     def summary(self) -> dict[str, int]:
         """How many rows were dropped for each reason, most frequent first."""
         return dict(Counter(row.reason for row in self.dropped).most_common())
+
+    def describe(self, sample: int = 5) -> list[str]:
+        """Lines for a person: the count per reason, a sample of the rows, the ignored genres
+        (nothing when nothing was left out)."""
+        lines = []
+        if self.dropped:
+            counts = ", ".join(f"{count} {reason}" for reason, count in self.summary().items())
+            lines.append(f"skipped {len(self.dropped)} rows: {counts}")
+            lines += [
+                f"  {row.file}:{row.line}{f' ({row.imdb_id})' if row.imdb_id else ''}: {row.reason}"
+                for row in self.dropped[:sample]
+            ]
+        if self.ignored_genres:
+            names = ", ".join(f"{n} ({c})" for n, c in self.ignored_genres.most_common(10))
+            lines.append(f"genres outside the 18, ignored (rows): {names}")
+        return lines
 
 
 def read_kaggle(
@@ -106,15 +126,15 @@ def read_kaggle(
         raise MmguiError(f"Kaggle dataset folder not found: {folder}")
     if not (folder / METADATA_FILES[0]).is_file():
         raise MmguiError(f"{folder} has no {METADATA_FILES[0]}: is it The Movies Dataset folder?")
-    splits = _read_splits(folder / SPLIT_FILE)
     report = ImportReport()
+    splits = _read_splits(folder / SPLIT_FILE, report)
     seen: set[str] = set()
     for name in METADATA_FILES:
         path = folder / name
         if not path.is_file():
             continue
         for row in _read_rows(path, REQUIRED_COLUMNS):
-            outcome = _to_record(row, folder, splits)
+            outcome = _to_record(row, folder, splits, report.ignored_genres)
             if isinstance(outcome, MovieRecord):
                 outcome = _apply_requirements(
                     outcome, seen, require_poster, require_overview, require_genres
@@ -144,8 +164,11 @@ class _Row(NamedTuple):
     complete: bool  # as many cells as the header has columns
 
 
-def _to_record(row: _Row, folder: Path, splits: dict[str, str]) -> MovieRecord | str:
-    """The record a row describes, or the reason it describes none."""
+def _to_record(
+    row: _Row, folder: Path, splits: dict[str, str], ignored: Counter[str]
+) -> MovieRecord | str:
+    """The record a row describes, or the reason it describes none; genres outside the
+    vocabulary are counted in `ignored`."""
     tmdb_id = row.cells.get("id", "").strip()
     if not (tmdb_id.isascii() and tmdb_id.isdigit()):
         return MALFORMED_ID
@@ -154,7 +177,7 @@ def _to_record(row: _Row, folder: Path, splits: dict[str, str]) -> MovieRecord |
     imdb_id = _known_imdb_id(row)
     if imdb_id is None:
         return BAD_IMDB_ID
-    genres = _parse_genres(row.cells["genres"])
+    genres = _parse_genres(row.cells["genres"], ignored)
     if genres is None:
         return UNPARSEABLE_GENRES
     poster = folder / POSTER_DIR / f"{imdb_id}.jpg"
@@ -193,11 +216,12 @@ def _known_imdb_id(row: _Row) -> str | None:
     return imdb_id if IMDB_ID.fullmatch(imdb_id) else None
 
 
-def _parse_genres(cell: str) -> tuple[str, ...] | None:
+def _parse_genres(cell: str, ignored: Counter[str] | None = None) -> tuple[str, ...] | None:
     """The vocabulary genres in a Python-literal list of {'id', 'name'} dicts; None if unreadable.
 
     'TV Movie', 'Foreign' and company names that leak into the cell are not in the vocabulary
-    and so drop out here. A blank cell means the genres are unknown: no genre, not an error.
+    and so drop out here (counted in `ignored`). A blank cell means the genres are unknown: no
+    genre, not an error.
     """
     if not cell.strip():
         return ()
@@ -208,6 +232,8 @@ def _parse_genres(cell: str) -> tuple[str, ...] | None:
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         return None
     names = {name for item in items if isinstance(name := item.get("name"), str)}
+    if ignored is not None:
+        ignored.update(names - GENRE_INDEX.keys())
     return tuple(sorted(names & GENRE_INDEX.keys(), key=GENRE_INDEX.__getitem__))
 
 
@@ -218,14 +244,19 @@ def _clean_overview(cell: str) -> str:
     return overview
 
 
-def _read_splits(path: Path) -> dict[str, str]:
-    """imdb_id -> split from split.csv, or an empty mapping when there is none."""
+def _read_splits(path: Path, report: ImportReport) -> dict[str, str]:
+    """imdb_id -> split from split.csv, or an empty mapping when there is none; an incomplete
+    row (a cell missing or empty) is dropped into `report`."""
     if not path.is_file():
         return {}
     splits: dict[str, str] = {}
     for row in _read_rows(path, SPLIT_COLUMNS):
-        if row.complete:
-            splits.setdefault(row.cells["imdb_id"].strip(), row.cells["split"].strip())
+        imdb_id, split = (row.cells.get(c, "").strip() for c in SPLIT_COLUMNS)
+        if row.complete and imdb_id and split:
+            splits.setdefault(imdb_id, split)
+        else:
+            dropped = DroppedRow(path.name, row.line, imdb_id or None, INCOMPLETE_SPLIT)
+            report.dropped.append(dropped)
     return splits
 
 

@@ -1,7 +1,9 @@
 """The review queue as the studio and the CLI use it: the store plus the active model.
 
 Imports predict every new or changed item with the active version (in batches, memoised by
-content, so a catalogue that repeats a poster and text predicts it once). The item view's
+content, so a catalogue that repeats a poster and text predicts it once), and any item an
+earlier import left without a prediction (it was killed mid-way); `recover` does the same at
+studio start, with the sweep of media files no item references. The item view's
 Grad-CAM maps are computed for the next item while the editor looks at the current one, so
 moving on does not wait for them.
 """
@@ -17,7 +19,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmgui.data.archive import extract_catalogue
 from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue, write_export
+from mmgui.data.paths import resolve_source
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.auth import role_of
@@ -25,7 +29,15 @@ from mmgui.serve.clip import ClipAnalysis, keyframe_png
 from mmgui.serve.models import ModelManager
 from mmgui.serve.predictor import PredictInput
 from mmgui.serve.studio import CamView, Studio
-from mmgui.store.catalogue import add_predictions, export_records, item_contents, upsert_items
+from mmgui.store.catalogue import (
+    add_predictions,
+    database_files,
+    export_records,
+    item_contents,
+    media_in_use,
+    unpredicted_items,
+    upsert_items,
+)
 from mmgui.store.media import file_sha256
 from mmgui.store.review import ReviewStore
 from mmgui.store.views import ItemView, RecentDecision
@@ -87,19 +99,91 @@ class ReviewService:
         kind: str = "auto",
         username: str = LOCAL_USER,
         progress: Progress | None = None,
+        label: str | None = None,
     ) -> ImportSummary:
-        """Import a catalogue source (see `read_catalogue`) and predict new and changed items."""
+        """Import a catalogue source (see `read_catalogue`: posters confined to its folder and
+        the media folder, the database's files never opened) and predict every item without a
+        prediction of its content: new and changed ones first, then any an earlier import left.
+
+        Trusts `source` itself (the CLI's shell user names it); `import_server_path` and
+        `import_upload` are the studio's ways in. `label` names the source in the summary, the
+        audit log and the items (default: the path).
+        """
         settings = self.studio.settings
-        report = read_catalogue(Path(source), kind, settings.max_image_pixels)
-        result = upsert_items(self.store, report.rows, source=str(source))
+        label = label or str(source)
+        report = read_catalogue(
+            Path(source), kind, settings.max_image_pixels, settings.media_dir,
+            database_files(self.store),
+        )  # fmt: skip
+        result = upsert_items(self.store, report.rows, source=label)
         summary = ImportSummary(
-            str(source), len(result.new), len(result.changed), len(result.unchanged), bad=report.bad
+            label, len(result.new), len(result.changed), len(result.unchanged), bad=report.bad
         )
-        summary.predicted, summary.model_version = self.predict_items(result.to_predict, progress)
+        to_predict = list(dict.fromkeys(result.to_predict + unpredicted_items(self.store)))
+        summary.predicted, summary.model_version = self.predict_items(to_predict, progress)
+        self.sweep_media()
         detail = summary.as_dict()
         detail["bad"] = detail["bad"][:100]  # the audit keeps a sample; the caller has all
         self.store.audit(username, "import", detail)
         return summary
+
+    def import_upload(
+        self, upload: Path, username: str = LOCAL_USER, progress: Progress | None = None
+    ) -> ImportSummary:
+        """Import a file uploaded through the browser (Gradio keeps it in its upload folder,
+        which is its catalogue folder); it is named by its file name, never its server path.
+        A zip (a CSV or JSON with its posters, or a Kaggle folder) is extracted safely into a
+        temporary folder, which is then the catalogue's folder (see `extract_catalogue`)."""
+        upload = Path(upload)
+        if upload.suffix.lower() != ".zip":
+            return self.import_catalogue(upload, "auto", username, progress, label=upload.name)
+        settings = self.studio.settings
+        with tempfile.TemporaryDirectory(prefix="mmgui-archive-") as folder:
+            source = extract_catalogue(
+                upload, Path(folder), settings.max_archive_entries,
+                int(settings.max_archive_mb * 1e6),
+            )  # fmt: skip
+            return self.import_catalogue(source, "auto", username, progress, label=upload.name)
+
+    def import_server_path(
+        self, path: str, username: str = LOCAL_USER, progress: Progress | None = None
+    ) -> ImportSummary:
+        """Import a catalogue an admin names by its path on the server: only inside
+        `Settings.server_import_roots` (a path elsewhere is refused as if it did not exist)."""
+        roots = self.studio.settings.server_import_roots
+        source = resolve_source(path.strip(), roots)
+        if source is None:
+            names = ", ".join(str(root) for root in roots)
+            raise MmguiError(
+                f"no catalogue at {path.strip()!r} inside the import folders ({names}); "
+                "the studio's operator can add folders with --import-root"
+            )
+        return self.import_catalogue(source, "auto", username, progress, label=path.strip())
+
+    def recover(self, progress: Progress | None = None) -> tuple[int, int]:
+        """Finish what a killed import left: predict the items without a prediction of their
+        content, and sweep unreferenced media (see `sweep_media`). (predicted, removed)."""
+        predicted, _ = self.predict_items(unpredicted_items(self.store), progress)
+        return predicted, self.sweep_media()
+
+    def recover_in_background(self, log: Callable[[str], None]) -> threading.Thread:
+        """`recover` in a daemon thread, so the studio serves while it runs; `log` hears what
+        it did (nothing when there was nothing to do)."""
+
+        def run() -> None:
+            predicted, removed = self.recover()
+            if predicted or removed:
+                log(f"recovery: {predicted} items predicted, {removed} stray media files removed")
+
+        thread = threading.Thread(target=run, name="import-recovery", daemon=True)
+        thread.start()
+        return thread
+
+    def sweep_media(self) -> int:
+        """Remove media files no item references and stale `.part` copies, older than
+        `Settings.media_sweep_grace_s` (younger ones may be another process's running import)."""
+        grace = self.studio.settings.media_sweep_grace_s
+        return self.store.media.sweep(lambda: media_in_use(self.store), grace)
 
     def predict_items(
         self, item_ids: list[int], progress: Progress | None = None

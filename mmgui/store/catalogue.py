@@ -2,8 +2,9 @@
 
 Importing is idempotent: a row whose content and source labels did not change is left alone;
 a changed row bumps the item's version (an editor looking at the old content then gets a
-conflict) and is predicted again. Unreviewed items follow their source's labels; reviewed
-items keep their editors' labels.
+conflict), loses its prediction (made on the old content) and is predicted again. Unreviewed
+items follow their source's labels; reviewed items keep their editors' labels. An item without
+a prediction (an import killed while predicting) is found by `unpredicted_items`.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def _update_content(session: Session, item: Item, values: dict, source: str) -> 
     item.source = source
     item.version += 1
     item.updated_at = utcnow()
+    item.prediction_id = item.predicted_mask = item.uncertainty = item.disagreement = None
 
 
 def add_predictions(
@@ -167,6 +169,7 @@ def export_records(
                 title=item.title,
                 overview=item.overview,
                 poster=store.media.path(item.poster_file),
+                poster_key=item.poster_file,
                 genres=None if item.labels_mask is None else genres_of_mask(item.labels_mask),
                 original_genres=None
                 if item.original_mask is None
@@ -178,6 +181,30 @@ def export_records(
                 predicted=genres_of_mask(item.predicted_mask),
                 genre_probs=dict(zip(GENRES, probs, strict=True)) if probs else {},
             )
+
+
+def unpredicted_items(store: ReviewStore) -> list[int]:
+    """Ids of the items without a prediction of their current content, oldest first."""
+    query = select(Item.id).where(Item.prediction_id.is_(None)).order_by(Item.id)
+    with store.sessions() as session:
+        return list(session.scalars(query))
+
+
+def media_in_use(store: ReviewStore) -> set[str]:
+    """Every media name an item references (posters and clips)."""
+    query = select(Item.poster_file, Item.clip_file)
+    with store.sessions() as session:
+        return {name for row in session.execute(query) for name in row if name}
+
+
+def database_files(store: ReviewStore) -> list[Path]:
+    """The files of the store's SQLite database (with its WAL, shared-memory and journal
+    files, present or not); none for a server database."""
+    url = store.sessions.kw["bind"].url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return []
+    database = Path(url.database)
+    return [database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
 
 
 def item_contents(store: ReviewStore, item_ids: list[int]) -> list[tuple[int, tuple]]:

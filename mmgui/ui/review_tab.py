@@ -199,7 +199,12 @@ def build(review: ReviewService) -> None:
         trigger.click(None, None, None, cancels=pending, api_name=False)
     search.submit(None, None, None, cancels=pending, api_name=False)
     _bulk(review, status, genre)
-    _import_export(review, status, genre)
+    imported = _import_export(review, status, genre)
+    # After an import the queue shows what came in, without a click on Load queue.
+    reload = imported.success(
+        load_queue, [view, status, genre, search, drafts], shown, api_name=False
+    )
+    reload.then(maps, [cursor], [cams], api_name=False)
 
 
 def _poster(item: ItemView) -> Image.Image | None:
@@ -253,10 +258,17 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
     confirm.click(apply_bulk, args, [bulk_message, confirm], api_name="review_bulk_apply")
 
 
-def _import_export(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> None:
+def _import_export(
+    review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown
+) -> gr.events.Dependency:
+    """The import and export panel; returns the import event (the queue reloads after it)."""
     with gr.Accordion("Import and export", open=False):
         with gr.Row():
-            upload = gr.File(label="Catalogue CSV or JSON", file_types=[".csv", ".json"])
+            upload = gr.File(
+                label="Catalogue CSV or JSON, or a zip of one with its posters (or of a "
+                "Kaggle folder)",
+                file_types=[".csv", ".json", ".zip"],
+            )
             server_path = gr.Textbox(
                 label="…or a path on the server (Kaggle folder, poster folder, CSV, JSON)"
             )
@@ -273,14 +285,17 @@ def _import_export(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdow
         username = current_user(request)
         if review.role(username) != "admin":
             raise gr.Error("imports are for admins")
-        source = file or path.strip()
-        if not source:
+        if not (file or path.strip()):
             raise gr.Error("upload a file or give a path")
+
+        def report(done: int, total: int) -> None:
+            progress((done, total), desc="predicting")
+
         try:
-            summary = review.import_catalogue(
-                Path(source), username=username,
-                progress=lambda done, total: progress((done, total), desc="predicting"),
-            )  # fmt: skip
+            if file:
+                summary = review.import_upload(Path(file), username, report)
+            else:
+                summary = review.import_server_path(path, username, report)
         except MmguiError as err:
             raise gr.Error(str(err)) from err
         lines = [
@@ -307,5 +322,7 @@ def _import_export(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdow
         review.export(format_name, out, status_filter, genre_filter, current_user(request))
         return str(out)
 
-    run_import.click(do_import, [upload, server_path], [import_message], api_name="review_import")
     run_export.click(do_export, [fmt, scope, status, genre], [exported], api_name="review_export")
+    return run_import.click(
+        do_import, [upload, server_path], [import_message], api_name="review_import"
+    )
