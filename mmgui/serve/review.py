@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue, write_export
+from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.auth import role_of
@@ -25,7 +26,13 @@ from mmgui.serve.clip import ClipAnalysis, keyframe_png
 from mmgui.serve.models import ModelManager
 from mmgui.serve.predictor import PredictInput
 from mmgui.serve.studio import CamView, Studio
-from mmgui.store.catalogue import add_predictions, export_records, item_contents, upsert_items
+from mmgui.store.catalogue import (
+    add_predictions,
+    apply_reviews,
+    export_records,
+    item_contents,
+    upsert_items,
+)
 from mmgui.store.media import file_sha256
 from mmgui.store.review import ReviewStore
 from mmgui.store.views import ItemView
@@ -43,13 +50,21 @@ class ImportSummary:
     predicted: int = 0
     model_version: str = ""
     bad: list[BadRow] = field(default_factory=list)
+    decisions: int = 0  # decisions the source made (Label Studio annotations), recorded
+    notices: list[BadRow] = field(default_factory=list)  # rows imported, but not whole
+
+    @property
+    def imported(self) -> int:
+        return self.new + self.changed + self.unchanged
 
     def as_dict(self) -> dict:
         return {
             "source": self.source, "new": self.new, "changed": self.changed,
             "unchanged": self.unchanged, "predicted": self.predicted,
-            "model_version": self.model_version, "bad_rows": len(self.bad),
+            "model_version": self.model_version, "decisions": self.decisions,
+            "bad_rows": len(self.bad),
             "bad": [{"where": b.where, "reason": b.reason} for b in self.bad],
+            "notices": [{"where": b.where, "reason": b.reason} for b in self.notices],
         }  # fmt: skip
 
 
@@ -87,17 +102,23 @@ class ReviewService:
         kind: str = "auto",
         username: str = LOCAL_USER,
         progress: Progress | None = None,
+        label_studio: LabelStudioImport | None = None,
     ) -> ImportSummary:
-        """Import a catalogue source (see `read_catalogue`) and predict new and changed items."""
+        """Import a catalogue source (see `read_catalogue`), predict new and changed items,
+        then record the decisions the source made (after the prediction, so each decision
+        names the prediction it was made against, as an editor's does)."""
         settings = self.studio.settings
-        report = read_catalogue(Path(source), kind, settings.max_image_pixels)
+        report = read_catalogue(Path(source), kind, settings.max_image_pixels, label_studio)
         result = upsert_items(self.store, report.rows, source=str(source))
         summary = ImportSummary(
-            str(source), len(result.new), len(result.changed), len(result.unchanged), bad=report.bad
-        )
+            str(source), len(result.new), len(result.changed), len(result.unchanged),
+            bad=report.bad, notices=report.notices,
+        )  # fmt: skip
         summary.predicted, summary.model_version = self.predict_items(result.to_predict, progress)
+        summary.decisions = apply_reviews(self.store, report.rows)
         detail = summary.as_dict()
-        detail["bad"] = detail["bad"][:100]  # the audit keeps a sample; the caller has all
+        for key in ("bad", "notices"):
+            detail[key] = detail[key][:100]  # the audit keeps a sample; the caller has all
         self.store.audit(username, "import", detail)
         return summary
 
@@ -127,9 +148,13 @@ class ReviewService:
 
     def export(
         self, fmt: str, out: Path, status: str = "all", genre: str | None = None,
-        username: str = LOCAL_USER,
+        username: str = LOCAL_USER, label_studio: LabelStudioExport | None = None,
     ) -> int:  # fmt: skip
-        count = write_export(export_records(self.store, status, genre), fmt, Path(out))
+        """Write the filtered items; a Label Studio export references posters under this
+        store's media folder (`label_studio` or its defaults)."""
+        label_studio = label_studio or LabelStudioExport(self.store.media.root)
+        records = export_records(self.store, status, genre)
+        count = write_export(records, fmt, Path(out), label_studio)
         detail = {"format": fmt, "out": str(out), "status": status, "genre": genre, "count": count}
         self.store.audit(username, "export", detail)
         return count

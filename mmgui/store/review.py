@@ -8,6 +8,7 @@ if another editor saved first, `EditConflict` says who did what, and nothing is 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -152,12 +153,14 @@ class ReviewStore:
         expected_version: int,
         action: str = "save",
         seconds_spent: float | None = None,
+        decided_at: datetime | None = None,
     ) -> ItemView:
         """Save an editor's decision on the item version they saw.
 
         action: "save" (recorded as accept when `labels` equal what the editor was shown,
         else correct), "skip" or "discard" (labels unchanged). Raises `EditConflict` if the
-        item changed since `expected_version`.
+        item changed since `expected_version`. `decided_at`: when it was decided elsewhere
+        (an imported Label Studio annotation); default now.
         """
         if action not in ("save", "skip", "discard"):
             raise MmguiError(f"unknown action {action!r}")
@@ -179,6 +182,7 @@ class ReviewStore:
                     labels_before=before, labels_after=after, status_before=status_before,
                     status_after=status, model_version=self._model_version(session, item),
                     prediction_id=item.prediction_id, seconds_spent=seconds_spent,
+                    created_at=decided_at or utcnow(),
                 )
             )  # fmt: skip
         return self.item(item_id)
