@@ -346,7 +346,9 @@ def _review_of(task: dict, data: dict, options: LabelStudioImport) -> Review | N
         if action and data.get("reviewed_by"):
             return Review(data["reviewed_by"], _time(data.get("reviewed_at")), None, action)
         return None
-    latest = max(annotations, key=lambda a: a.get("updated_at") or a.get("created_at") or "")
+    latest = max(  # the latest by time; without times, the last listed
+        reversed(annotations), key=lambda a: a.get("updated_at") or a.get("created_at") or ""
+    )
     labels = _checked(_choices(latest["result"]))
     exported = data.get("reviewed_genres")
     if data.get("reviewed_by") and isinstance(exported, list) and set(exported) == set(labels):
