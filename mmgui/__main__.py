@@ -61,7 +61,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def _label_studio_import(args: argparse.Namespace):
-    from mmgui.data.label_studio import LabelStudioImport, default_document_root, read_user_map
+    from mmgui.data.label_studio import LabelStudioImport, read_user_map
 
     prefixes = {}
     for mapping in args.image_url_prefix or []:
@@ -69,8 +69,7 @@ def _label_studio_import(args: argparse.Namespace):
         if not sep or not prefix:
             raise MmguiError(f"--image-url-prefix takes URL=FOLDER on import, not {mapping!r}")
         prefixes[prefix] = Path(folder)
-    flag = Path(args.ls_document_root) if args.ls_document_root else None
-    document_root = default_document_root(flag, _settings(args).media_dir)
+    document_root = Path(args.ls_document_root) if args.ls_document_root else None
     users = read_user_map(Path(args.ls_user_map) if args.ls_user_map else None)
     return LabelStudioImport(document_root, prefixes, users, args.ls_project)
 

@@ -88,6 +88,10 @@ def test_cli_import_and_export(tiny_models: Path, tmp_path: Path) -> None:
     assert not any("annotations" in t for t in tasks)  # nothing reviewed: all to do
     assert tasks[0]["predictions"][0]["model_version"] == "source"
     assert tasks[0]["data"]["image"].startswith("/data/local-files/?d=media/posters/")
+    done = run_cli(*cache, "import", "--json", str(out), *common, *models, "--json-summary",
+                   cwd=tmp_path)  # fmt: skip
+    again = json.loads(done.stdout)  # its own export: posters found under the default root
+    assert (again["unchanged"], again["bad_rows"], again["notices"]) == (16, 0, [])
     (tmp_path / "none.json").write_text(json.dumps([{"id": 1, "data": {}}]))
     done = run_cli(*cache, "import", "--json", str(tmp_path / "none.json"), *common, *models,
                    cwd=tmp_path)  # fmt: skip

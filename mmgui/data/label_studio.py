@@ -185,7 +185,7 @@ def _result(genres: list[str]) -> list[dict]:
 class LabelStudioImport:
     """Where the export's image references point, and who its annotators are."""
 
-    document_root: Path | None = None  # None: LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, if set
+    document_root: Path | None = None  # None: `?d=` references are not resolved
     url_prefixes: dict[str, Path] = field(default_factory=dict)  # URL prefix → its folder
     users: dict[str, dict] = field(default_factory=dict)
     project: str | None = None  # names tasks without an external_id (else the export's)
@@ -193,8 +193,8 @@ class LabelStudioImport:
     def resolve_image(self, ref: str, export_folder: Path) -> Path | None:
         if ref.startswith(LOCAL_FILES):
             wanted = parse_qs(urlparse(ref).query).get("d", [""])[0]
-            root = self.document_root or os.environ.get(DOCUMENT_ROOT_ENV)
-            return resolve_inside(wanted, [Path(root)]) if root else None
+            root = self.document_root
+            return resolve_inside(wanted, [root]) if root is not None else None
         for prefix, folder in self.url_prefixes.items():
             if ref.startswith(prefix):
                 return resolve_inside(unquote(ref[len(prefix) :]).lstrip("/"), [folder])

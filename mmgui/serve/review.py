@@ -14,11 +14,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue, write_export
-from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport
+from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport, default_document_root
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.auth import role_of
@@ -106,8 +106,13 @@ class ReviewService:
     ) -> ImportSummary:
         """Import a catalogue source (see `read_catalogue`), predict new and changed items,
         then record the decisions the source made (after the prediction, so each decision
-        names the prediction it was made against, as an editor's does)."""
+        names the prediction it was made against, as an editor's does). Label Studio's
+        `?d=` references resolve under `label_studio.document_root`, by default the one a
+        Label Studio export of this store uses (`default_document_root`)."""
         settings = self.studio.settings
+        if label_studio is None or label_studio.document_root is None:
+            root = default_document_root(None, self.store.media.root)
+            label_studio = replace(label_studio or LabelStudioImport(), document_root=root)
         report = read_catalogue(Path(source), kind, settings.max_image_pixels, label_studio)
         result = upsert_items(self.store, report.rows, source=str(source))
         summary = ImportSummary(
