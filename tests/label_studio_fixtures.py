@@ -19,6 +19,7 @@ SOURCE = [("Comedy",), ("Drama",), None, ("War", "Drama")]
 
 def seeded_store(root: Path) -> ReviewStore:
     """The queue under `root` (database and media folder `root/media`)."""
+    root.mkdir(parents=True, exist_ok=True)
     store = ReviewStore(f"sqlite:///{root / 'queue.db'}", root / "media")
     rows = [
         CatalogueRow(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -93,20 +94,24 @@ def test_image_references_are_never_a_bare_server_path(tmp_path: Path) -> None:
     assert default[0]["data"]["image"].startswith("/data/local-files/?d=media/posters/")
 
 
-def test_an_export_comes_back_whole_into_a_fresh_queue(tmp_path: Path) -> None:
-    store = seeded_store(tmp_path)
+def utc(at: datetime) -> datetime:
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def test_an_export_comes_back_whole_into_a_fresh_queue(tmp_path: Path, db_url: str) -> None:
+    store = seeded_store(tmp_path / "origin")  # (db_url's SQLite file is in tmp_path)
     export(store, tmp_path, media_dir=store.media.root, document_root=tmp_path, users=USERS)
     report = read_catalogue(
         tmp_path / "tasks.json", label_studio=LabelStudioImport(document_root=tmp_path)
     )
     assert not report.bad and not report.notices and len(report.rows) == 12
-    fresh = ReviewStore(f"sqlite:///{tmp_path / 'fresh.db'}", tmp_path / "fresh-media")
+    fresh = ReviewStore(db_url, tmp_path / "fresh-media")
     upsert_items(fresh, report.rows, source="ls")
     assert apply_reviews(fresh, report.rows) == 3
     assert queue_state(fresh) == queue_state(store)
     first = fresh.item(fresh.queue(status="reviewed", view="newest")[-1].id)
     original = store.item(store.queue(status="reviewed", view="newest")[-1].id)
-    assert first.history[0].created_at == original.history[0].created_at.replace(tzinfo=None)
+    assert utc(first.history[0].created_at) == utc(original.history[0].created_at)
     assert first.poster is not None and first.original_labels == ["Comedy"]
     assert apply_reviews(fresh, report.rows) == 0  # importing twice decides once
     assert apply_reviews(store, report.rows) == 0  # and the export's own queue learns nothing
