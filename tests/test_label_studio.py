@@ -195,3 +195,22 @@ def test_a_user_map_names_an_email_or_an_account(tmp_path: Path) -> None:
     path.write_text(json.dumps({"ana": {"name": "Ana"}}))
     with pytest.raises(MmguiError, match="'ana' needs an email or id"):
         read_user_map(path)
+
+
+def test_url_prefixes_resolve_back_to_their_folder(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    prefix = "https://cdn.example/m/"
+    export(store, tmp_path, media_dir=store.media.root, image_url_prefix=prefix)
+    options = LabelStudioImport(url_prefixes={prefix: store.media.root})
+    report = read_catalogue(tmp_path / "tasks.json", label_studio=options)
+    assert sum(r.poster is not None for r in report.rows) == 10 and not report.notices
+
+
+def test_an_empty_annotation_is_a_decision_for_no_genres(tmp_path: Path) -> None:
+    tasks = [
+        {"data": {"external_id": "a", "title": "A"},
+         "annotations": [{"completed_by": 7, "created_at": "2026-01-02T10:00:00Z", "result": []}]},
+    ]  # fmt: skip
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    report = read_catalogue(tmp_path / "tasks.json", label_studio=LabelStudioImport(users=USERS))
+    assert (report.rows[0].review.username, report.rows[0].review.labels) == ("ana", ())

@@ -315,13 +315,14 @@ def _checked(genres: Iterable[str]) -> tuple[str, ...]:
     return names
 
 
-def _choices(results: list) -> list[str] | None:
-    """The choices of our control in `results` (None: it has none of ours)."""
+def _choices(results: list | None) -> list[str] | None:
+    """The choices of our control in `results`: [] for an empty result (nothing chosen),
+    None when it holds only other controls' results (another project's config)."""
     ours = [
         r for r in results or []
         if r.get("type") == CONTROL["type"] and r.get("from_name") == CONTROL["from_name"]
     ]  # fmt: skip
-    if not ours:
+    if results and not ours:
         return None
     return [c for r in ours for c in (r.get("value") or {}).get("choices", [])]
 
@@ -341,20 +342,30 @@ def _review_of(task: dict, data: dict, options: LabelStudioImport) -> Review | N
         if isinstance(a, dict) and not a.get("was_cancelled")
         and _choices(a.get("result")) is not None
     ]  # fmt: skip
+    carried = _carried_review(data)
     if not annotations:
-        action = UNDECIDED_ACTIONS.get(data.get("status"))
-        if action and data.get("reviewed_by"):
-            return Review(data["reviewed_by"], _time(data.get("reviewed_at")), None, action)
-        return None
+        return carried
     latest = max(  # the latest by time; without times, the last listed
         reversed(annotations), key=lambda a: a.get("updated_at") or a.get("created_at") or ""
     )
     labels = _checked(_choices(latest["result"]))
-    exported = data.get("reviewed_genres")
-    if data.get("reviewed_by") and isinstance(exported, list) and set(exported) == set(labels):
-        return Review(data["reviewed_by"], _time(data.get("reviewed_at")), labels)
+    if carried is not None and carried.labels is not None and set(carried.labels) == set(labels):
+        return carried  # still what the mmgui editor decided: their decision, not a new one
     at = _time(latest.get("updated_at") or latest.get("created_at"))
     return Review(options.username(latest.get("completed_by")), at, labels)
+
+
+def _carried_review(data: dict) -> Review | None:
+    """The mmgui decision an exported task carries in its data (None: it carries none)."""
+    username, status = data.get("reviewed_by"), data.get("status")
+    if not username:
+        return None
+    at = _time(data.get("reviewed_at"))
+    if status == "reviewed" and isinstance(data.get("reviewed_genres"), list):
+        return Review(username, at, _checked(data["reviewed_genres"]))
+    if status in UNDECIDED_ACTIONS:
+        return Review(username, at, None, UNDECIDED_ACTIONS[status])
+    return None
 
 
 def _time(text: object) -> datetime | None:
