@@ -40,25 +40,62 @@ def cmd_import(args: argparse.Namespace) -> None:
         if not args.quiet:
             print(f"\rpredicting {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    summary = review.import_catalogue(Path(source), kind, progress=progress)
+    summary = review.import_catalogue(
+        Path(source), kind, progress=progress, label_studio=_label_studio_import(args)
+    )
     if not args.quiet and summary.predicted:
         print(file=sys.stderr)
     result = summary.as_dict()
     if args.json:
         print(json.dumps(result, indent=2))
-        return
-    print(
-        f"{result['new']} new, {result['changed']} changed, {result['unchanged']} unchanged, "
-        f"{result['predicted']} predicted with {result['model_version']}; "
-        f"{result['bad_rows']} bad rows"
+    else:
+        print(
+            f"{result['new']} new, {result['changed']} changed, {result['unchanged']} unchanged, "
+            f"{result['predicted']} predicted with {result['model_version']}, "
+            f"{result['decisions']} decisions recorded; {result['bad_rows']} bad rows"
+        )
+        for line in summary.bad + summary.notices:
+            print(f"  {line.where}: {line.reason}")
+    if not summary.imported:
+        raise MmguiError(f"nothing was imported from {source} ({len(summary.bad)} bad rows)")
+
+
+def _label_studio_import(args: argparse.Namespace):
+    from mmgui.data.label_studio import LabelStudioImport, read_user_map
+
+    prefixes = {}
+    for mapping in args.image_url_prefix or []:
+        prefix, sep, folder = mapping.rpartition("=")
+        if not sep or not prefix:
+            raise MmguiError(f"--image-url-prefix takes URL=FOLDER on import, not {mapping!r}")
+        prefixes[prefix] = Path(folder)
+    document_root = Path(args.ls_document_root) if args.ls_document_root else None
+    users = read_user_map(Path(args.ls_user_map) if args.ls_user_map else None)
+    return LabelStudioImport(document_root, prefixes, users, args.ls_project)
+
+
+def _label_studio_export(args: argparse.Namespace):
+    from mmgui.data.label_studio import LabelStudioExport, read_user_map
+
+    return LabelStudioExport(
+        _settings(args).media_dir,
+        Path(args.ls_document_root) if args.ls_document_root else None,
+        args.image_url_prefix,
+        read_user_map(Path(args.ls_user_map) if args.ls_user_map else None),
     )
-    for bad in summary.bad:
-        print(f"  {bad.where}: {bad.reason}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    count = _review(args).export(args.format, Path(args.out), args.status, args.genre)
+    label_studio = _label_studio_export(args) if args.format == "labelstudio" else None
+    review = _review(args)
+    count = review.export(
+        args.format, Path(args.out), args.status, args.genre, label_studio=label_studio
+    )
     print(f"{count} items written to {args.out}")
+    if label_studio is not None:
+        from mmgui.data.catalogue import label_config_path
+
+        print(f"its Label Studio labelling config: {label_config_path(Path(args.out))}")
 
 
 def _report_skipped(data_dir: Path, require_genres: bool = True) -> None:
@@ -243,6 +280,18 @@ def add_clip_commands(commands: argparse._SubParsersAction) -> None:
 # --- end of clips ---
 
 
+def _add_label_studio_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--ls-document-root",
+        help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: that variable, "
+        "else the media folder's parent); /data/local-files/?d= paths are relative to it",
+    )
+    command.add_argument(
+        "--ls-user-map",
+        help="JSON file: mmgui username → Label Studio email (or {email, id})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mmgui", description=__doc__)
     parser.add_argument("--cache-dir", help="where derived files (features, graphs) are cached")
@@ -289,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--media", help="where imported posters are stored (default mmgui-media)")
     load.add_argument("--models", help="the models folder (its default version predicts)")
     load.add_argument("--json-summary", dest="json", action="store_true", help="print JSON")
+    load.add_argument(
+        "--image-url-prefix", action="append", metavar="URL=FOLDER",
+        help="Label Studio images under URL are files under FOLDER (repeatable)",
+    )  # fmt: skip
+    load.add_argument("--ls-project", help="names Label Studio tasks that have no external_id")
+    _add_label_studio_flags(load)
     load.add_argument("--quiet", action="store_true")
     load.set_defaults(run=cmd_import)
 
@@ -299,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     export_labels.add_argument("--media", help="where imported posters are stored")
     export_labels.add_argument("--status", default="all", help="all | pending | reviewed | ...")
     export_labels.add_argument("--genre", help="only items labelled or predicted with it")
+    export_labels.add_argument(
+        "--image-url-prefix", metavar="URL",
+        help="labelstudio: posters as URL/<media key> instead of Label Studio's local files",
+    )  # fmt: skip
+    _add_label_studio_flags(export_labels)
     export_labels.set_defaults(run=cmd_export)
 
     worker = commands.add_parser("worker", help="run queued training jobs (its own process)")

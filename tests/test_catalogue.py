@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from mmgui.errors import MmguiError
 from .conftest import KAGGLE_FIXTURE
 
 POSTERS = sorted((KAGGLE_FIXTURE / "posters").glob("*.jpg"))
+CHOICES = {"from_name": "genres", "to_name": "image", "type": "choices"}
 
 
 def write_csv(path: Path, text: str) -> Path:
@@ -97,25 +99,25 @@ def test_poster_folder(tmp_path: Path) -> None:
 
 
 def test_label_studio_tasks_import_their_latest_annotation(tmp_path: Path) -> None:
-    (tmp_path / "alpha.jpg").write_bytes(POSTERS[0].read_bytes())
     tasks = [
         {
             "id": 7,
-            "data": {"title": "Alpha", "text": "A comedy.", "image": "alpha.jpg"},
+            "project": 2,
+            "data": {"title": "Alpha", "text": "A comedy.", "image": POSTERS[0].name},
             "annotations": [
-                {"result": [{"value": {"choices": ["Drama"]}}]},
-                {"result": [{"value": {"choices": ["Comedy", "Family"]}}]},
+                {"result": [{**CHOICES, "value": {"choices": ["Drama"]}}]},
+                {"result": [{**CHOICES, "value": {"choices": ["Comedy", "Family"]}}]},
             ],
         },
-        {"id": 8, "data": {"title": "Beta"}},
+        {"id": 8, "project": 2, "data": {"title": "Beta"}},
         "not a task",
     ]
+    shutil.copy(POSTERS[0], tmp_path / POSTERS[0].name)
     (tmp_path / "tasks.json").write_text(json.dumps(tasks))
     report = read_catalogue(tmp_path / "tasks.json")
-    assert [(r.external_id, r.genres) for r in report.rows] == [
-        ("7", ("Comedy", "Family")),
-        ("8", None),
-    ]
+    rows = [(r.external_id, r.review and r.review.labels) for r in report.rows]
+    assert rows == [("ls-2-7", ("Comedy", "Family")), ("ls-2-8", None)]
+    assert report.rows[0].poster == (tmp_path / POSTERS[0].name).resolve()
     assert [b.reason for b in report.bad] == ["not an object"]
 
 

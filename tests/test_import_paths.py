@@ -66,9 +66,15 @@ def test_posters_outside_the_catalogue_folder_are_refused_alike(
     ]
     source = _write(folder, fmt, [*refs, "inside.jpg"])
     report = read_catalogue(source)
-    assert [r.external_id for r in report.rows] == [f"p{len(refs)}"]
-    assert report.rows[0].poster == (folder / "inside.jpg").resolve()
-    assert [b.reason for b in report.bad] == [poster_not_found(ref) for ref in refs]
+    with_poster = [r for r in report.rows if r.poster is not None]
+    assert [r.external_id for r in with_poster] == [f"p{len(refs)}"]
+    assert with_poster[0].poster == (folder / "inside.jpg").resolve()
+    if fmt == "labelstudio":  # Label Studio tasks import text-only, with one notice each
+        assert len(report.rows) == len(refs) + 1 and not report.bad
+        reasons = [b.reason for b in report.notices]
+        assert reasons == [f"poster not found, imported text-only: {ref}" for ref in refs]
+    else:
+        assert [b.reason for b in report.bad] == [poster_not_found(ref) for ref in refs]
 
 
 def _write(folder: Path, fmt: str, posters: list[str]) -> Path:
@@ -78,7 +84,10 @@ def _write(folder: Path, fmt: str, posters: list[str]) -> Path:
         (folder / "catalogue.csv").write_text("\n".join(lines) + "\n")
         return folder / "catalogue.csv"
     if fmt == "labelstudio":
-        rows = [{"id": r["id"], "data": {"title": r["title"], "image": r["poster"]}} for r in rows]
+        rows = [
+            {"id": i, "data": {"external_id": r["id"], "title": r["title"], "image": r["poster"]}}
+            for i, r in enumerate(rows)
+        ]
     (folder / "catalogue.json").write_text(json.dumps(rows))
     return folder / "catalogue.json"
 

@@ -85,8 +85,18 @@ def test_cli_import_and_export(tiny_models: Path, tmp_path: Path) -> None:
                    cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     tasks = json.loads(out.read_text())
-    assert len(tasks) == 16 and tasks[0]["predictions"][0]["model_version"] == "default"
-    assert tasks[0]["annotations"][0]["completed_by"] == {"username": "source"}
+    assert len(tasks) == 16 and tasks[0]["predictions"][-1]["model_version"] == "default"
+    assert not any("annotations" in t for t in tasks)  # nothing reviewed: all to do
+    assert tasks[0]["predictions"][0]["model_version"] == "source"
+    assert tasks[0]["data"]["image"].startswith("/data/local-files/?d=media/posters/")
+    done = run_cli(*cache, "import", "--json", str(out), *common, *models, "--json-summary",
+                   cwd=tmp_path)  # fmt: skip
+    again = json.loads(done.stdout)  # its own export: posters found under the default root
+    assert (again["unchanged"], again["bad_rows"], again["notices"]) == (16, 0, [])
+    (tmp_path / "none.json").write_text(json.dumps([{"id": 1, "data": {}}]))
+    done = run_cli(*cache, "import", "--json", str(tmp_path / "none.json"), *common, *models,
+                   cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and "nothing was imported" in done.stderr
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("name\nAlpha\n")
     done = run_cli(*cache, "import", "--csv", str(wrong), *common, *models, cwd=tmp_path)

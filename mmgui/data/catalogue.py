@@ -1,4 +1,5 @@
-"""An editor's catalogue in and out: Kaggle folders, plain CSV, poster folders, JSON, Label Studio.
+"""An editor's catalogue in and out: Kaggle folders, plain CSV, poster folders, JSON, and
+Label Studio (its reader and writer are in `mmgui.data.label_studio`).
 
 Reading never stops at a bad row: `CatalogueReport.bad` lists each with where and why, and
 the good rows still import. Only an unreadable source as a whole (missing file, a CSV without
@@ -17,14 +18,19 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from mmgui.data.image import load_image
 from mmgui.data.paths import ProtectedFiles, resolve_inside
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+
+if TYPE_CHECKING:
+    from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 ID_COLUMNS = ("external_id", "id", "imdb_id")
@@ -35,7 +41,18 @@ CSV_COLUMNS = (
     "external_id", "title", "overview", "poster", "genres", "original_genres", "status",
     "reviewed_by", "reviewed_at", "model_version",
 )  # fmt: skip
-LABEL_STUDIO_CONTROL = {"from_name": "genres", "to_name": "image", "type": "choices"}
+
+
+@dataclass(frozen=True)
+class Review:
+    """A decision the source records on an item (a Label Studio annotation): who, when, what.
+
+    `labels` None with action "skip" / "discard"; `at` None: the time of the import."""
+
+    username: str
+    at: datetime | None
+    labels: tuple[str, ...] | None
+    action: str = "save"
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,7 @@ class CatalogueRow:
     poster: Path | None = None
     genres: tuple[str, ...] | None = None  # None: the source has no labels for it
     clip: Path | None = None  # a video clip (the Clip tab sends these)
+    review: Review | None = None  # a decision the source made on it
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,7 @@ class BadRow:
 class CatalogueReport:
     rows: list[CatalogueRow] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
+    notices: list[BadRow] = field(default_factory=list)  # imported, but not whole
 
 
 @dataclass(frozen=True)
@@ -93,6 +112,7 @@ def read_catalogue(
     max_image_pixels: int | None = None,
     media_dir: Path | None = None,
     protected: Sequence[Path] = (),
+    label_studio: LabelStudioImport | None = None,
 ) -> CatalogueReport:
     """Rows of a Kaggle folder, a folder of posters, a CSV, or a JSON / Label Studio export.
 
@@ -100,6 +120,7 @@ def read_catalogue(
     so a corrupt one is a bad row here, not a failed prediction later. A poster path resolves
     inside the catalogue's folder, else inside `media_dir` (a media key), else the row is bad.
     No file among `protected` (the database's) is ever opened, whatever path names it.
+    `label_studio` says where a Label Studio export's images are and who its annotators are.
     """
     source = Path(source)
     if kind not in SOURCE_KINDS:
@@ -118,7 +139,10 @@ def read_catalogue(
     folder = source if source.is_dir() else source.parent
     roots = (folder,) if media_dir is None else (folder, Path(media_dir))
     readers = {"kaggle": _read_kaggle, "posters": _read_poster_folder, "csv": _read_csv}
-    report = readers.get(kind, _read_json)(source, roots)
+    if kind in readers:
+        report = readers[kind](source, roots)
+    else:
+        report = _read_json(source, roots, label_studio)
     return _check_posters(report, max_image_pixels, protected_files)
 
 
@@ -155,7 +179,7 @@ def _read_poster_folder(folder: Path, roots: Sequence[Path]) -> CatalogueReport:
         if path.suffix.lower() in IMAGE_SUFFIXES:
             poster = resolve_inside(path.name, roots)
             outcome = CatalogueRow(path.stem, title=path.stem, poster=poster) if poster else None
-            _keep(report, seen, path.name, outcome or poster_not_found(path.name))
+            keep_row(report, seen, path.name, outcome or poster_not_found(path.name))
         elif path.is_file() and not path.name.startswith("."):
             report.bad.append(BadRow(path.name, "not an image file (by its extension)"))
     if not report.rows:
@@ -163,7 +187,7 @@ def _read_poster_folder(folder: Path, roots: Sequence[Path]) -> CatalogueReport:
     return report
 
 
-def _keep(
+def keep_row(
     report: CatalogueReport, seen: dict[str, str], where: str, outcome: CatalogueRow | str
 ) -> None:
     """Add a read row to `report`, or the reason it is bad; a second row with an id already
@@ -194,7 +218,7 @@ def _read_csv(path: Path, roots: Sequence[Path]) -> CatalogueReport:
             seen: dict[str, str] = {}
             for line, raw in enumerate(reader, start=2):
                 cells = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
-                _keep(report, seen, f"{path.name}:{line}", _row_from_cells(cells, roots))
+                keep_row(report, seen, f"{path.name}:{line}", _row_from_cells(cells, roots))
     except UnicodeDecodeError as err:
         raise MmguiError(f"{path.name}: not UTF-8 text ({err.reason})") from err
     except csv.Error as err:
@@ -234,17 +258,22 @@ def _row_from_cells(cells: dict[str, str], roots: Sequence[Path]) -> CatalogueRo
     return CatalogueRow(external_id, title, overview, poster, genres)
 
 
-def _read_json(path: Path, roots: Sequence[Path]) -> CatalogueReport:
+def _read_json(
+    path: Path, roots: Sequence[Path], label_studio: LabelStudioImport | None
+) -> CatalogueReport:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise MmguiError(f"{path.name}: not valid JSON ({err})") from err
     if not isinstance(data, list):
         raise MmguiError(f"{path.name}: expected a list of items (a mmgui or Label Studio export)")
+    from mmgui.data.label_studio import is_label_studio, read_label_studio
+
+    if is_label_studio(data):
+        return read_label_studio(path, data, label_studio, roots)
     report = CatalogueReport()
     seen: dict[str, str] = {}
-    for i, entry in enumerate(data):
-        cells = _label_studio_cells(entry) if isinstance(entry, dict) and "data" in entry else entry
+    for i, cells in enumerate(data):
         if not isinstance(cells, dict):
             report.bad.append(BadRow(f"{path.name}[{i}]", "not an object"))
             continue
@@ -252,24 +281,8 @@ def _read_json(path: Path, roots: Sequence[Path]) -> CatalogueReport:
             k: "|".join(v) if isinstance(v, list) else ("" if v is None else str(v))
             for k, v in cells.items()
         }
-        _keep(report, seen, f"{path.name}[{i}]", _row_from_cells(cells, roots))
+        keep_row(report, seen, f"{path.name}[{i}]", _row_from_cells(cells, roots))
     return report
-
-
-def _label_studio_cells(task: dict) -> dict:
-    data = task.get("data") or {}
-    cells = {
-        "external_id": data.get("external_id", task.get("id")),
-        "title": data.get("title", ""),
-        "overview": data.get("text", ""),
-        "poster": data.get("image", ""),
-    }
-    annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
-    if annotations:
-        results = annotations[-1].get("result") or []
-        choices = [c for r in results for c in (r.get("value") or {}).get("choices", [])]
-        cells["genres"] = choices
-    return cells
 
 
 def _check_posters(
@@ -304,21 +317,50 @@ def _poster_problem(poster: Path, max_pixels: int | None, protected: ProtectedFi
 # -- writing -------------------------------------------------------------------------------
 
 
-def write_export(records: Iterable[ExportRecord], fmt: str, out: Path) -> int:
-    """Write `records` as csv | json | labelstudio to `out` (atomically); returns the count."""
+def write_export(
+    records: Iterable[ExportRecord],
+    fmt: str,
+    out: Path,
+    label_studio: LabelStudioExport | None = None,
+) -> int:
+    """Write `records` as csv | json | labelstudio to `out` (atomically); returns the count.
+
+    A Label Studio export references posters as `label_studio` says (required for that
+    format) and writes its labelling config beside itself (`label_config_path(out)`).
+    """
     if fmt not in EXPORT_FORMATS:
         raise MmguiError(f"export format must be one of {', '.join(EXPORT_FORMATS)}")
-    out = Path(out)
+    if fmt != "labelstudio":
+        return write_atomically(Path(out), lambda handle: WRITERS[fmt](records, handle))
+    from mmgui.data.label_studio import label_config, write_label_studio
+
+    if label_studio is None:
+        raise MmguiError("a Label Studio export needs to know how Label Studio serves posters")
+    count = write_atomically(Path(out), lambda h: write_label_studio(records, h, label_studio))
+    write_atomically(label_config_path(Path(out)), lambda handle: handle.write(label_config()))
+    return count
+
+
+def label_config_path(out: Path) -> Path:
+    """Where a Label Studio export's labelling config is written: `<name>.label_config.xml`."""
+    return out.with_name(f"{out.stem}.label_config.xml")
+
+
+Written = TypeVar("Written")
+
+
+def write_atomically(out: Path, write: Callable[[TextIO], Written]) -> Written:
+    """`write(handle)` into a temporary file beside `out`, renamed to `out` when it is done."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            count = WRITERS[fmt](records, handle)
+            written = write(handle)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return count
+    return written
 
 
 def _write_csv(records: Iterable[ExportRecord], handle) -> int:
@@ -336,7 +378,7 @@ def _write_csv(records: Iterable[ExportRecord], handle) -> int:
 
 
 def _write_json(records: Iterable[ExportRecord], handle) -> int:
-    return _write_json_list((_json_record(r) for r in records), handle)
+    return write_json_list((_json_record(r) for r in records), handle)
 
 
 def _json_record(record: ExportRecord) -> dict:
@@ -345,42 +387,7 @@ def _json_record(record: ExportRecord) -> dict:
     return row
 
 
-def _write_label_studio(records: Iterable[ExportRecord], handle) -> int:
-    return _write_json_list((_label_studio_task(r) for r in records), handle)
-
-
-def _label_studio_task(record: ExportRecord) -> dict:
-    """A task in Label Studio's JSON import format (a `Choices` control named "genres")."""
-    task: dict = {
-        "data": {
-            "external_id": record.external_id,
-            "title": record.title,
-            "text": record.overview,
-            "image": "" if record.poster is None else str(record.poster),
-        }
-    }
-    if record.genres is not None:
-        task["annotations"] = [
-            {
-                "result": [{**LABEL_STUDIO_CONTROL, "value": {"choices": record.genres}}],
-                "completed_by": {"username": record.reviewed_by or "source"},
-                "created_at": record.reviewed_at,
-            }
-        ]
-    if record.model_version:
-        tags = record.predicted
-        probs = [record.genre_probs[g] for g in tags] or [max(record.genre_probs.values())]
-        task["predictions"] = [
-            {
-                "model_version": record.model_version,
-                "score": round(sum(probs) / len(probs), 4),
-                "result": [{**LABEL_STUDIO_CONTROL, "value": {"choices": tags}}],
-            }
-        ]
-    return task
-
-
-def _write_json_list(entries: Iterable[dict], handle) -> int:
+def write_json_list(entries: Iterable[dict], handle) -> int:
     """A JSON list written entry by entry (an export of 50,000 items is never one string)."""
     count = 0
     handle.write("[")
@@ -392,4 +399,4 @@ def _write_json_list(entries: Iterable[dict], handle) -> int:
     return count
 
 
-WRITERS = {"csv": _write_csv, "json": _write_json, "labelstudio": _write_label_studio}
+WRITERS = {"csv": _write_csv, "json": _write_json}

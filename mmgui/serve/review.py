@@ -16,11 +16,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mmgui.data.archive import extract_catalogue
 from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue, write_export
+from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport, default_document_root
 from mmgui.data.paths import resolve_source
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
@@ -31,6 +32,7 @@ from mmgui.serve.predictor import PredictInput
 from mmgui.serve.studio import CamView, Studio
 from mmgui.store.catalogue import (
     add_predictions,
+    apply_reviews,
     database_files,
     export_records,
     item_contents,
@@ -55,13 +57,21 @@ class ImportSummary:
     predicted: int = 0
     model_version: str = ""
     bad: list[BadRow] = field(default_factory=list)
+    decisions: int = 0  # decisions the source made (Label Studio annotations), recorded
+    notices: list[BadRow] = field(default_factory=list)  # rows imported, but not whole
+
+    @property
+    def imported(self) -> int:
+        return self.new + self.changed + self.unchanged
 
     def as_dict(self) -> dict:
         return {
             "source": self.source, "new": self.new, "changed": self.changed,
             "unchanged": self.unchanged, "predicted": self.predicted,
-            "model_version": self.model_version, "bad_rows": len(self.bad),
+            "model_version": self.model_version, "decisions": self.decisions,
+            "bad_rows": len(self.bad),
             "bad": [{"where": b.where, "reason": b.reason} for b in self.bad],
+            "notices": [{"where": b.where, "reason": b.reason} for b in self.notices],
         }  # fmt: skip
 
 
@@ -100,10 +110,15 @@ class ReviewService:
         username: str = LOCAL_USER,
         progress: Progress | None = None,
         label: str | None = None,
+        label_studio: LabelStudioImport | None = None,
     ) -> ImportSummary:
         """Import a catalogue source (see `read_catalogue`: posters confined to its folder and
         the media folder, the database's files never opened) and predict every item without a
         prediction of its content: new and changed ones first, then any an earlier import left.
+        Then record the decisions the source made (after the prediction, so each decision
+        names the prediction it was made against, as an editor's does). Label Studio's `?d=`
+        references resolve under `label_studio.document_root`, by default the one a Label
+        Studio export of this store uses (`default_document_root`).
 
         Trusts `source` itself (the CLI's shell user names it); `import_server_path` and
         `import_upload` are the studio's ways in. `label` names the source in the summary, the
@@ -111,19 +126,25 @@ class ReviewService:
         """
         settings = self.studio.settings
         label = label or str(source)
+        if label_studio is None or label_studio.document_root is None:
+            root = default_document_root(None, self.store.media.root)
+            label_studio = replace(label_studio or LabelStudioImport(), document_root=root)
         report = read_catalogue(
             Path(source), kind, settings.max_image_pixels, settings.media_dir,
-            database_files(self.store),
+            database_files(self.store), label_studio,
         )  # fmt: skip
         result = upsert_items(self.store, report.rows, source=label)
         summary = ImportSummary(
-            label, len(result.new), len(result.changed), len(result.unchanged), bad=report.bad
-        )
+            label, len(result.new), len(result.changed), len(result.unchanged),
+            bad=report.bad, notices=report.notices,
+        )  # fmt: skip
         to_predict = list(dict.fromkeys(result.to_predict + unpredicted_items(self.store)))
         summary.predicted, summary.model_version = self.predict_items(to_predict, progress)
+        summary.decisions = apply_reviews(self.store, report.rows)
         self.sweep_media()
         detail = summary.as_dict()
-        detail["bad"] = detail["bad"][:100]  # the audit keeps a sample; the caller has all
+        for key in ("bad", "notices"):
+            detail[key] = detail[key][:100]  # the audit keeps a sample; the caller has all
         self.store.audit(username, "import", detail)
         return summary
 
@@ -211,9 +232,13 @@ class ReviewService:
 
     def export(
         self, fmt: str, out: Path, status: str = "all", genre: str | None = None,
-        username: str = LOCAL_USER,
+        username: str = LOCAL_USER, label_studio: LabelStudioExport | None = None,
     ) -> int:  # fmt: skip
-        count = write_export(export_records(self.store, status, genre), fmt, Path(out))
+        """Write the filtered items; a Label Studio export references posters under this
+        store's media folder (`label_studio` or its defaults)."""
+        label_studio = label_studio or LabelStudioExport(self.store.media.root)
+        records = export_records(self.store, status, genre)
+        count = write_export(records, fmt, Path(out), label_studio)
         detail = {"format": fmt, "out": str(out), "status": status, "genre": genre, "count": count}
         self.store.audit(username, "export", detail)
         return count

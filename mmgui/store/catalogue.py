@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, update
@@ -69,6 +70,36 @@ def upsert_items(store: ReviewStore, rows: Sequence[CatalogueRow], source: str) 
             result = session.execute(insert(Item).returning(Item.id), fresh)
             new = [row_id for (row_id,) in result]
     return UpsertResult(new, changed, unchanged)
+
+
+def apply_reviews(store: ReviewStore, rows: Sequence[CatalogueRow]) -> int:
+    """Record each row's `review` (a decision made in the source) as a decision of the store,
+    through `ReviewStore.decide` like an editor's; returns how many were recorded.
+
+    A review no newer than the item's latest decision is not news (a re-import, or an export
+    older than a decision made here) and is left out, so importing twice decides once.
+    """
+    reviewed = [row for row in rows if row.review is not None]
+    with store.sessions() as session:
+        ids = {
+            i.external_id: i.id
+            for i in _by_external_id(session, [r.external_id for r in reviewed]).values()
+        }
+    recorded = 0
+    for row in reviewed:
+        review, item = row.review, store.item(ids[row.external_id])
+        at = review.at or utcnow()
+        if item.history and _aware(item.history[0].created_at) >= at:
+            continue
+        labels = list(review.labels) if review.labels is not None else None
+        store.decide(item.id, review.username, labels, item.version, review.action, decided_at=at)
+        recorded += 1
+    return recorded
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _by_external_id(session: Session, ids: list[str]) -> dict[str, Item]:

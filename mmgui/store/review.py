@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -177,12 +178,14 @@ class ReviewStore:
         action: str = "save",
         seconds_spent: float | None = None,
         comment: str | None = None,
+        decided_at: datetime | None = None,
     ) -> ItemView:
         """Save an editor's decision on the item version they saw.
 
         action: "save" (recorded as accept when `labels` equal what the editor was shown,
         else correct), "skip" or "discard" (labels unchanged); `comment` is kept with it.
-        Raises `EditConflict` if the item changed since `expected_version`.
+        Raises `EditConflict` if the item changed since `expected_version`. `decided_at`: when
+        it was decided elsewhere (an imported Label Studio annotation); default now.
         """
         comment = (comment or "").strip() or None
         if action not in ("save", "skip", "discard"):
@@ -205,7 +208,7 @@ class ReviewStore:
                     labels_before=before, labels_after=after, status_before=status_before,
                     status_after=status, model_version=self._model_version(session, item),
                     prediction_id=item.prediction_id, seconds_spent=seconds_spent,
-                    comment=comment,
+                    comment=comment, created_at=decided_at or utcnow(),
                 )
             )  # fmt: skip
         return self.item(item_id)
