@@ -28,6 +28,7 @@ from mmgui.config import Settings
 from mmgui.errors import MmguiError
 
 ROLES = ("editor", "admin")
+LOCAL_USER = "local"  # who is at the keyboard without `--auth` (an admin)
 ITERATIONS = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
 SCHEME = "pbkdf2_sha256"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue, write_export
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
-from mmgui.serve.auth import role_of
+from mmgui.serve.auth import LOCAL_USER
 from mmgui.serve.clip import ClipAnalysis, keyframe_png
 from mmgui.serve.models import ModelManager
 from mmgui.serve.predictor import PredictInput
@@ -31,7 +31,6 @@ from mmgui.store.review import ReviewStore
 from mmgui.store.views import ItemView
 
 Progress = Callable[[int, int], None]  # (done, total)
-LOCAL_USER = "local"
 
 
 @dataclass
@@ -260,9 +259,6 @@ class ReviewService:
             return False
         cursor.ids, cursor.pos, cursor.offset, cursor.left = [e.id for e in page], 0, offset, 0
         return True
-
-    def role(self, username: str) -> str:
-        return role_of(self.studio.settings.auth_file, username)
 
 
 @dataclass

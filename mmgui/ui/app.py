@@ -26,8 +26,8 @@ def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
             clip_tab.build(studio, review)
         with gr.Tab("Training"):
             training_tab.build(manager)
-        with gr.Tab("Models"):
-            models_tab.build(manager)
+        with gr.Tab("Models") as models:
+            models_tab.build(manager, shown=[app.load, models.select])
     return app
 
 
