@@ -67,7 +67,7 @@ def test_train_watch_promote_and_roll_back_through_the_api(
         poster_path=None, title_text="", overview_text="A cowboy rides west.", api_name="/predict"
     )
     assert review.studio.predictor.name == "v0001-heads"
-    question, *_ = client.predict(api_name="/rollback")
+    question = client.predict(api_name="/rollback")  # the button and state are not returned
     assert "Roll back from v0001-heads to default?" in question
     assert review.studio.predictor.name == "v0001-heads"  # asked, not done
     message, *_ = client.predict(api_name="/rollback_confirm")
