@@ -173,11 +173,20 @@ class LoginChecker:
         return cls(read_users(Path(settings.auth_file)), throttle)
 
     def check(self, username: str, password: str, client: str = "") -> bool:
-        """Whether the login is good; `LoginThrottled` (nothing hashed) when this username or
-        client has failed `login_max_failures` times within `login_window_s`."""
+        """Whether the login is good: `admit`, then `verify`."""
+        self.admit(username, client)
+        return self.verify(username, password, client)
+
+    def admit(self, username: str, client: str) -> None:
+        """Count the attempt, or raise `LoginThrottled` (cheap: nothing is hashed) when this
+        username or client has failed `login_max_failures` times within `login_window_s`."""
         retry_after = self.throttle.admit(username, client)
         if retry_after > 0:
             raise LoginThrottled(retry_after)
+
+    def verify(self, username: str, password: str, client: str) -> bool:
+        """The password check of an admitted attempt (the slow part); a good login is taken
+        back from the failure counts."""
         user = self.users.get(username)
         good = check_password(password, user.password if user else self._dummy)
         if good and user is not None:

@@ -5,7 +5,8 @@ request, so the client's address comes from an ASGI middleware on the app (passe
 `launch(app_kwargs={"middleware": ...})`) that keeps it in a context variable for the
 request's task. The callable is a coroutine, so Gradio awaits it and the event loop keeps
 serving predictions while a password is hashed on a small thread pool
-(`login_hash_threads`); a throttled attempt is answered 429 with a Retry-After header.
+(`login_hash_threads`); a throttled attempt is answered at once, before the pool, with 429
+and a Retry-After header.
 """
 
 from __future__ import annotations
@@ -54,11 +55,12 @@ def gradio_auth(
 ) -> Callable[[str, str], Awaitable[bool]]:
     async def check(username: str, password: str) -> bool:
         client = client_address.get()
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(hashing, checker.check, username, password, client)
+            checker.admit(username, client)
         except LoginThrottled as err:
             retry = str(math.ceil(err.retry_after))
             raise HTTPException(429, detail=str(err), headers={"Retry-After": retry}) from err
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(hashing, checker.verify, username, password, client)
 
     return check
