@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
+from mmgui.serve.auth import LOCAL_USER
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -21,6 +22,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         db_url=getattr(args, "db", None),
         media_dir=getattr(args, "media", None),
         models_dir=getattr(args, "models", None),
+        auth_file=getattr(args, "auth", None),
     )
 
 
@@ -195,13 +197,16 @@ def cmd_queue_job(args: argparse.Namespace) -> None:
 
 
 def cmd_promote(args: argparse.Namespace) -> None:
+    from mmgui.serve.models import NeedsConfirmation, promote_version
     from mmgui.store.review import ReviewStore
     from mmgui.store.versions import VersionTable
 
     settings = _settings(args)
-    version = VersionTable(ReviewStore(settings.db_url, settings.media_dir).sessions).promote(
-        args.version, args.user
-    )
+    versions = VersionTable(ReviewStore(settings.db_url, settings.media_dir).sessions)
+    try:
+        version = promote_version(versions, settings, args.version, args.user, args.yes)
+    except NeedsConfirmation as err:
+        raise MmguiError(f"{err} (with --yes)") from err
     print(f"{version.name} is now the active version")
 
 
@@ -372,14 +377,21 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--db", help=db_help)
     job.add_argument("--mode", default="heads", choices=["heads", "full"])
     job.add_argument("--data", help="the original training data (default: the version's)")
-    job.add_argument("--user", default="local")
+    job.add_argument("--user", default=LOCAL_USER)
     job.add_argument("--wait", type=float, help="wait up to this many seconds for a worker")
     job.set_defaults(run=cmd_queue_job)
 
     promote = commands.add_parser("promote", help="make a model version the active one")
     promote.add_argument("version")
     promote.add_argument("--db", help=db_help)
-    promote.add_argument("--user", default="local")
+    promote.add_argument("--models", help="the models folder the version lives in")
+    promote.add_argument("--auth", help="users.json: then only its admins may promote")
+    promote.add_argument(
+        "--user", default=LOCAL_USER, help="who promotes (with --auth, for the role check)"
+    )
+    promote.add_argument(
+        "--yes", action="store_true", help="promote even a version flagged as worse"
+    )
     promote.set_defaults(run=cmd_promote)
 
     add_user = commands.add_parser("add-user", help="add or update a studio login")

@@ -32,6 +32,11 @@ class Settings:
     db_url: str = "sqlite:///mmgui.db"  # the review queue's database (any SQLAlchemy URL)
     media_dir: Path = Path("mmgui-media")  # imported posters and clips, stored by content hash
     auth_file: str = ""  # users.json for logins; empty: a single local user, no login
+    # Logins: after this many failed attempts within the window, a username or a client
+    # address is refused (without hashing) until the oldest failure leaves the window.
+    login_max_failures: int = 5
+    login_window_s: float = 300.0
+    login_hash_threads: int = 1  # passwords hashed at once (PBKDF2 takes ~0.3 s of a core)
     host: str = "127.0.0.1"
     port: int = 7860
     device: str = "auto"  # auto | cpu | cuda

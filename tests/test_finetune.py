@@ -143,7 +143,7 @@ def test_cancel_stops_a_running_job_within_an_epoch(settings: Settings) -> None:
         deadline = time.monotonic() + 120
         while not review.manager.jobs.get(job_id).progress and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert review.manager.cancel(job_id) == "running"
+        assert review.manager.cancel(job_id, "ana") == "running"
         job = wait_for(review.manager.jobs, job_id, 60)
     finally:
         stop.set()

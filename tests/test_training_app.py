@@ -6,6 +6,7 @@ import signal
 import time
 from collections.abc import Iterator
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 
@@ -66,11 +67,50 @@ def test_train_watch_promote_and_roll_back_through_the_api(
         poster_path=None, title_text="", overview_text="A cowboy rides west.", api_name="/predict"
     )
     assert review.studio.predictor.name == "v0001-heads"
-    message, header, *_ = client.predict(api_name="/rollback")
+    question = client.predict(api_name="/rollback")  # the button and state are not returned
+    assert "Roll back from v0001-heads to default?" in question
+    assert review.studio.predictor.name == "v0001-heads"  # asked, not done
+    message, *_ = client.predict(api_name="/rollback_confirm")
     assert (
         message == "Rolled back: default is served again."
         and review.studio.predictor.name == "default"
     )
+
+
+def test_the_models_tab_fills_itself_and_shows_the_flag_up_front(
+    client: Client, review: ReviewService
+) -> None:
+    review.manager.versions.register("v9", "default", {}, parent="default", flagged="F1 down")
+    _, versions, *_ = client.predict(None, api_name="/models_status")
+    row = next(r for r in versions["data"] if r[0] == "v9")
+    assert versions["headers"].index("flagged") == 2 and row[2] == "F1 down"
+    app = build_app(review.studio, review)
+    (table,) = [b for b in app.blocks.values() if getattr(b, "label", None) == "Versions"]
+    (tab,) = [b for b in app.blocks.values() if isinstance(b, gr.Tab) and b.label == "Models"]
+    fills = [set(fn.targets) for fn in app.fns.values() if table in fn.outputs]
+    assert {(app._id, "load"), (tab._id, "select")} in fills
+
+
+def test_cancel_in_the_training_tab_is_audited(client: Client, review: ReviewService) -> None:
+    job_id = review.manager.jobs.enqueue("ana")
+    client.predict(None, api_name="/training_status")  # the job list, as the timer fills it
+    message, *_ = client.predict(job_id, api_name="/cancel_job")
+    assert message == f"Job {job_id} cancelled before it started."
+    (entry,) = [e for e in review.store.audit_log() if e.action == "cancel_job"]
+    assert entry.username == "local" and entry.detail["requested_by"] == "ana"
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_full_finetuning_is_offered_only_with_cuda(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, cuda: bool
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    app = build_app(Studio(settings))
+    (mode,) = [b for b in app.blocks.values() if getattr(b, "label", None) == "Mode"]
+    assert [value for _, value in mode.choices] == (["heads", "full"] if cuda else ["heads"])
+    assert (mode.info is None) == cuda and (cuda or "needs a CUDA GPU" in mode.info)
 
 
 def test_the_studio_worker_process_runs_jobs_and_stops_cleanly(

@@ -5,7 +5,8 @@
 
 `python -m mmgui add-user --auth users.json --username ana --role editor` writes entries (the
 file is replaced atomically); `python app.py --auth users.json` asks for a login. No password
-is ever stored in clear.
+is ever stored in clear. A login costs the same hashing whether or not the username exists,
+and failed logins are throttled per username and per client before anything is hashed.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ import json
 import os
 import secrets
 import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmgui.config import Settings
 from mmgui.errors import MmguiError
 
 ROLES = ("editor", "admin")
+LOCAL_USER = "local"  # who is at the keyboard without `--auth` (an admin)
 ITERATIONS = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
 SCHEME = "pbkdf2_sha256"
 
@@ -87,15 +94,112 @@ def add_user(path: Path, username: str, password: str, role: str) -> None:
     os.replace(tmp, path)
 
 
-def login_checker(path: Path):
-    """A `(username, password) -> bool` for Gradio's `launch(auth=...)`."""
-    users = read_users(path)
+class LoginThrottled(MmguiError):
+    """Too many failed logins for this username or from this client; `retry_after` seconds."""
 
-    def check(username: str, password: str) -> bool:
-        user = users.get(username)
-        return user is not None and check_password(password, user.password)
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed logins; try again in {max(1, round(retry_after))} s")
+        self.retry_after = retry_after
 
-    return check
+
+class LoginThrottle:
+    """Login attempts per username and per client address in a sliding window.
+
+    An attempt counts as failed from the moment it is admitted until `succeeded` takes it
+    back, so parallel attempts cannot all slip in before the first failure is recorded.
+    Thread-safe; memory is bounded by the attempts of one window.
+    """
+
+    def __init__(
+        self, max_failures: int, window_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._clock = clock
+        self._attempts: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+        self._swept_at = clock()
+
+    def admit(self, username: str, client: str) -> float:
+        """0 when the attempt may go on (it is then counted), else the seconds to wait."""
+        now = self._clock()
+        keys = [("user", username), ("client", client)]
+        with self._lock:
+            self._sweep(now)
+            waits = [self._wait(key, now) for key in keys]
+            if max(waits) > 0:
+                return max(waits)
+            for key in keys:
+                self._attempts.setdefault(key, deque()).append(now)
+        return 0.0
+
+    def succeeded(self, username: str, client: str) -> None:
+        """The admitted attempt was a good login: it does not count against either key."""
+        with self._lock:
+            for key in (("user", username), ("client", client)):
+                if self._attempts.get(key):
+                    self._attempts[key].pop()
+
+    def _wait(self, key: tuple[str, str], now: float) -> float:
+        times = self._attempts.get(key)
+        while times and now - times[0] >= self.window_s:
+            times.popleft()
+        if not times or len(times) < self.max_failures:
+            return 0.0
+        return times[-self.max_failures] + self.window_s - now
+
+    def _sweep(self, now: float) -> None:
+        if now - self._swept_at < self.window_s:
+            return
+        self._swept_at = now
+        for key in [k for k, t in self._attempts.items() if not t or now - t[-1] >= self.window_s]:
+            del self._attempts[key]
+
+
+class LoginChecker:
+    """Checks a login with the same hashing work whether or not the username exists (a
+    dummy hash at the dearest iteration count of the file stands in for unknown users), and
+    refuses throttled attempts before any hashing."""
+
+    def __init__(self, users: dict[str, User], throttle: LoginThrottle) -> None:
+        self.users = users
+        self.throttle = throttle
+        iterations = max((_iterations(u.password) for u in users.values()), default=ITERATIONS)
+        self._dummy = hash_password(secrets.token_hex(16), iterations)
+
+    @classmethod
+    def open(cls, settings: Settings) -> LoginChecker:
+        throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
+        return cls(read_users(Path(settings.auth_file)), throttle)
+
+    def check(self, username: str, password: str, client: str = "") -> bool:
+        """Whether the login is good: `admit`, then `verify`."""
+        self.admit(username, client)
+        return self.verify(username, password, client)
+
+    def admit(self, username: str, client: str) -> None:
+        """Count the attempt, or raise `LoginThrottled` (cheap: nothing is hashed) when this
+        username or client has failed `login_max_failures` times within `login_window_s`."""
+        retry_after = self.throttle.admit(username, client)
+        if retry_after > 0:
+            raise LoginThrottled(retry_after)
+
+    def verify(self, username: str, password: str, client: str) -> bool:
+        """The password check of an admitted attempt (the slow part); a good login is taken
+        back from the failure counts."""
+        user = self.users.get(username)
+        good = check_password(password, user.password if user else self._dummy)
+        if good and user is not None:
+            self.throttle.succeeded(username, client)
+            return True
+        return False
+
+
+def _iterations(encoded: str) -> int:
+    try:
+        return int(encoded.split("$")[1])
+    except (IndexError, ValueError):
+        return ITERATIONS
 
 
 def role_of(auth_file: str, username: str) -> str:

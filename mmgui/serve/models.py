@@ -2,14 +2,19 @@
 promote, roll back.
 
 The database says which version is active; every studio process serves that one (`sync`
-swaps it in without a restart when another process promoted). Promoting a candidate flagged
-as worse than its parent needs an explicit confirmation; only admins promote.
+swaps it in without a restart when another process promoted). The promotion rule is one
+function, `promote_version`, for the studio and the command line: only admins promote, and a
+candidate flagged as worse than its parent needs an explicit confirmation. Rolling back walks
+back the promotion history one step per rollback, and always asks first, naming the version
+it would serve (and its flag). Editors cancel the jobs they queued, admins any; cancels are
+audited.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mmgui.config import Settings
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.auth import role_of
@@ -58,6 +63,16 @@ class ModelManager:
             raise MmguiError("a training job is already queued or running; wait or cancel it")
         return self.jobs.enqueue(username, mode, "button", **params)
 
+    def full_mode_unavailable(self) -> str | None:
+        """None when this machine can run a full finetune (backbones too), else why not."""
+        if self.studio.settings.device == "cpu":
+            return "full finetuning needs a CUDA GPU; the device setting is cpu"
+        import torch
+
+        if not torch.cuda.is_available():
+            return "full finetuning needs a CUDA GPU; torch sees none on this machine"
+        return None
+
     def maybe_auto_train(self) -> int | None:
         """Queue a job when `auto_train_every` new corrections have been made since the last
         one (and none is pending). Returns the job id, if one was queued."""
@@ -66,8 +81,9 @@ class ModelManager:
             return None
         return self.jobs.enqueue("(auto)", "heads", f"auto:{every}")
 
-    def cancel(self, job_id: int) -> str:
-        return self.jobs.request_cancel(job_id)
+    def cancel(self, job_id: int, username: str) -> str:
+        """Cancel a job `username` queued (an admin: any job); returns its new status."""
+        return self.jobs.request_cancel(job_id, username, self.studio.role(username) == "admin")
 
     def recent_jobs(self, limit: int = 20) -> list[JobView]:
         return self.jobs.recent(limit)
@@ -96,37 +112,62 @@ class ModelManager:
         return rows
 
     def promote(self, name: str, username: str, confirmed: bool = False) -> VersionView:
-        """Make `name` active and serve it now; a flagged version needs `confirmed`."""
-        if self.role(username) != "admin":
-            raise MmguiError("only admins promote model versions")
-        version = self.versions.get(name)
-        if version.flagged and not confirmed:
-            raise NeedsConfirmation(
-                f"{name} looks worse than {version.parent} on the evaluation data "
-                f"({version.flagged}); confirm to promote it anyway"
-            )
-        read_model_json(self.studio.settings.models_dir / version.path)  # still on disk?
-        promoted = self.versions.promote(name, username)
+        """`promote_version`, then serve it now."""
+        promoted = promote_version(self.versions, self.studio.settings, name, username, confirmed)
         self.sync()
         return promoted
 
-    def rollback(self, username: str) -> VersionView:
-        """Promote the version that was active before the current one (one click)."""
-        promotions = [e for e in self.store.audit_log(limit=1000) if e.action == "promote"]
-        active = self.versions.active()
-        previous = next(
-            (
-                e.detail.get("previous")
-                for e in promotions
-                if e.detail.get("version") == active.name
-            ),
-            None,
-        )
-        if not previous:
+    def rollback_question(self, username: str) -> tuple[str, str]:
+        """What a rollback by `username` would do, to ask before it: (the question, the
+        version it would serve: the one promoted before the active one). Admins only."""
+        _require_admin(self.studio.settings, username, "roll back model versions")
+        history = self.versions.history()
+        if len(history) < 2:
             raise MmguiError(
-                f"{active.name} was not promoted over another version: nothing to roll back to"
+                f"{history[0] if history else 'the active version'} was not promoted over "
+                "another version: nothing to roll back to"
             )
-        return self.promote(previous, username, confirmed=True)
+        target = self.versions.get(history[1])
+        flag = f"; it is flagged: {target.flagged}" if target.flagged else ""
+        return (
+            f"Roll back from {history[0]} to {target.name}{flag}? Confirm to serve it.",
+            target.name,
+        )
 
-    def role(self, username: str) -> str:
-        return role_of(self.studio.settings.auth_file, username)
+    def rollback(self, username: str, confirmed_version: str | None = None) -> VersionView:
+        """Serve the version promoted before the active one; each rollback steps one further
+        back. `NeedsConfirmation` (the `rollback_question`) unless `confirmed_version` is the
+        version it would serve, so no version, flagged or not, returns unasked."""
+        question, target = self.rollback_question(username)
+        if confirmed_version != target:
+            raise NeedsConfirmation(question)
+        _still_on_disk(self.studio.settings, self.versions.get(target))
+        rolled_back = self.versions.rollback(username, target)
+        self.sync()
+        return rolled_back
+
+
+def promote_version(
+    versions: VersionTable, settings: Settings, name: str, username: str, confirmed: bool
+) -> VersionView:
+    """Make `name` the active version: the one promotion rule, for the studio and the CLI.
+    Only admins promote (the role from `settings.auth_file`); a version flagged as worse than
+    its parent raises `NeedsConfirmation` unless `confirmed`; its folder must be on disk."""
+    _require_admin(settings, username, "promote model versions")
+    version = versions.get(name)
+    if version.flagged and not confirmed:
+        raise NeedsConfirmation(
+            f"{name} looks worse than {version.parent} on the evaluation data "
+            f"({version.flagged}); confirm to promote it anyway"
+        )
+    _still_on_disk(settings, version)
+    return versions.promote(name, username)
+
+
+def _require_admin(settings: Settings, username: str, what: str) -> None:
+    if role_of(settings.auth_file, username) != "admin":
+        raise MmguiError(f"only admins {what} ({username} is not one)")
+
+
+def _still_on_disk(settings: Settings, version: VersionView) -> None:
+    read_model_json(settings.models_dir / version.path)

@@ -25,7 +25,7 @@ from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport, defaul
 from mmgui.data.paths import resolve_source
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
-from mmgui.serve.auth import role_of
+from mmgui.serve.auth import LOCAL_USER
 from mmgui.serve.clip import ClipAnalysis, keyframe_png
 from mmgui.serve.models import ModelManager
 from mmgui.serve.predictor import PredictInput
@@ -45,7 +45,6 @@ from mmgui.store.review import ReviewStore
 from mmgui.store.views import ItemView, RecentDecision
 
 Progress = Callable[[int, int], None]  # (done, total)
-LOCAL_USER = "local"
 
 
 @dataclass
@@ -399,9 +398,6 @@ class ReviewService:
             return False
         cursor.ids, cursor.pos, cursor.offset, cursor.left = [e.id for e in page], 0, offset, 0
         return True
-
-    def role(self, username: str) -> str:
-        return role_of(self.studio.settings.auth_file, username)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mmgui.errors import MmguiError
 from mmgui.store.db import transaction
-from mmgui.store.schema import Decision, TrainingJob, utcnow
+from mmgui.store.schema import AuditEntry, Decision, TrainingJob, utcnow
 
 MODES = ("heads", "full")
 
@@ -121,12 +121,19 @@ class JobQueue:
             job.status, job.error, job.result_version = status, error, version
             job.finished_at = utcnow()
 
-    def request_cancel(self, job_id: int) -> str:
-        """Cancel a queued job now, or ask a running one to stop; returns the new status."""
+    def request_cancel(self, job_id: int, username: str, any_job: bool = False) -> str:
+        """Cancel a queued job now, or ask a running one to stop; returns the new status.
+        `username` may cancel the jobs they queued (any job with `any_job`); every cancel is
+        in the audit log, written in the same transaction."""
         with transaction(self.sessions) as session:
             job = session.get(TrainingJob, job_id)
             if job is None:
                 raise MmguiError(f"no training job {job_id}")
+            if not any_job and job.requested_by != username:
+                raise MmguiError(
+                    f"job {job_id} was queued by {job.requested_by}: only they or an admin "
+                    "may cancel it"
+                )
             if job.status == "queued":
                 job.status, job.finished_at, job.error = (
                     "cancelled",
@@ -135,6 +142,8 @@ class JobQueue:
                 )
             elif job.status == "running":
                 job.cancel_requested = True
+            detail = {"job_id": job_id, "requested_by": job.requested_by, "status": job.status}
+            session.add(AuditEntry(username=username, action="cancel_job", detail=detail))
             return job.status
 
     def recover(self, stale_after: timedelta, worker: str | None = None) -> list[int]:

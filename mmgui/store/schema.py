@@ -114,6 +114,19 @@ class ModelVersion(Base):
     flagged: Mapped[str | None] = mapped_column(Text)  # why it looks worse than its parent
 
 
+class Promotion(Base):
+    """One version made active. A rollback undoes the newest promotion not yet undone and
+    serves the one below it, so successive rollbacks walk back the history."""
+
+    __tablename__ = "promotions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[str | None] = mapped_column(String(200))
+
+
 class TrainingJob(Base):
     __tablename__ = "training_jobs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,8 +1,10 @@
 """Which model versions exist and which one is active, kept in the database.
 
 The files of a version live in the models folder (`training.registry`); this table says
-which one the studio serves. Promoting is explicit and audited; rolling back is promoting an
-earlier version. Exactly one row is active at a time (changed in one transaction).
+which one the studio serves. Promoting is explicit and audited, and pushes onto the promotion
+history; rolling back undoes the newest promotion and serves the one before it, so a second
+rollback goes one step further back (never forth again). Exactly one row is active at a
+time (changed in one transaction with the history).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mmgui.errors import MmguiError
 from mmgui.store.db import transaction
-from mmgui.store.schema import AuditEntry, ModelVersion, utcnow
+from mmgui.store.schema import AuditEntry, ModelVersion, Promotion, utcnow
 from mmgui.training.registry import read_model_json
+
+INITIAL = "(initial)"  # who "promoted" the shipped default on a fresh database
 
 
 @dataclass(frozen=True)
@@ -46,17 +50,15 @@ class VersionTable:
         parent: str | None = None,
         job_id: int | None = None,
         flagged: str | None = None,
-        active: bool = False,
     ) -> None:
+        """Record a new, inactive version (promoting it is a separate, explicit step)."""
         with transaction(self.sessions) as session:
             if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)):
                 raise MmguiError(f"model version {name!r} is already registered")
-            if active:
-                session.execute(update(ModelVersion).values(is_active=False))
             session.add(
                 ModelVersion(
                     name=name, path=path, metrics=metrics, parent=parent, job_id=job_id,
-                    flagged=flagged, is_active=active, promoted_at=utcnow() if active else None,
+                    flagged=flagged,
                 )
             )  # fmt: skip
 
@@ -73,11 +75,11 @@ class VersionTable:
         with transaction(self.sessions) as session:
             existing = session.scalar(select(ModelVersion).where(ModelVersion.name == name))
             if existing is None:
-                row = ModelVersion(name=name, path=name, metrics=metrics, is_active=True)
-                row.promoted_at, row.promoted_by = utcnow(), "(initial)"
-                session.add(row)
-            else:
-                existing.is_active = True
+                existing = ModelVersion(name=name, path=name, metrics=metrics)
+                session.add(existing)
+            existing.is_active, existing.promoted_at = True, utcnow()
+            existing.promoted_by = INITIAL
+            session.add(Promotion(version=name, username=INITIAL))
         return self.active()
 
     def active(self) -> VersionView | None:
@@ -99,20 +101,57 @@ class VersionTable:
             )
             return [_view(r) for r in session.scalars(query)]
 
+    def history(self) -> list[str]:
+        """The promotions not rolled back, newest (the active version) first: what successive
+        rollbacks serve, in order."""
+        with self.sessions() as session:
+            return list(session.scalars(_live_promotions(Promotion.version)))
+
     def promote(self, name: str, username: str) -> VersionView:
-        """Make `name` the active version (also how a rollback is done); audited."""
+        """Make `name` the active version, on top of the promotion history; audited."""
         with transaction(self.sessions) as session:
             row = session.scalar(select(ModelVersion).where(ModelVersion.name == name))
             if row is None:
                 raise MmguiError(f"no model version {name!r}")
-            previous = session.scalar(
-                select(ModelVersion.name).where(ModelVersion.is_active.is_(True))
-            )
-            session.execute(update(ModelVersion).values(is_active=False))
-            row.is_active, row.promoted_at, row.promoted_by = True, utcnow(), username
+            if row.is_active:
+                raise MmguiError(f"{name} is already the active version")
+            previous = _activate(session, row, username)
+            session.add(Promotion(version=name, username=username))
             detail = {"version": name, "previous": previous, "flagged": row.flagged}
             session.add(AuditEntry(username=username, action="promote", detail=detail))
         return self.get(name)
+
+    def rollback(self, username: str, expected: str) -> VersionView:
+        """Undo the newest promotion and serve the version promoted before it, which must be
+        `expected` (what the user confirmed; `MmguiError` if the history moved meanwhile)."""
+        with transaction(self.sessions) as session:
+            newest_two = _live_promotions(Promotion).limit(2).with_for_update()
+            live = list(session.scalars(newest_two))
+            if len(live) < 2 or live[1].version != expected:
+                raise MmguiError(
+                    f"the promotion history changed: a rollback would not serve {expected} "
+                    "now; look again"
+                )
+            newest = live[0]
+            newest.undone_at, newest.undone_by = utcnow(), username
+            row = session.scalar(select(ModelVersion).where(ModelVersion.name == expected))
+            previous = _activate(session, row, username)
+            detail = {"version": expected, "previous": previous, "flagged": row.flagged}
+            session.add(AuditEntry(username=username, action="rollback", detail=detail))
+        return self.get(expected)
+
+
+def _live_promotions(what):
+    query = select(what).where(Promotion.undone_at.is_(None))
+    return query.order_by(Promotion.id.desc())
+
+
+def _activate(session: Session, row: ModelVersion, username: str) -> str | None:
+    """Make `row` the one active version; returns the name of the one it replaces."""
+    previous = session.scalar(select(ModelVersion.name).where(ModelVersion.is_active.is_(True)))
+    session.execute(update(ModelVersion).values(is_active=False))
+    row.is_active, row.promoted_at, row.promoted_by = True, utcnow(), username
+    return previous
 
 
 def _view(row: ModelVersion) -> VersionView:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 
 from mmgui.config import Settings
@@ -11,6 +9,7 @@ from mmgui.serve.models import ModelManager
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.ui import clip_tab, models_tab, predict_tab, review_tab, training_tab
+from mmgui.ui.login import login_options
 
 
 def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
@@ -27,8 +26,8 @@ def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
             clip_tab.build(studio, review)
         with gr.Tab("Training"):
             training_tab.build(manager)
-        with gr.Tab("Models"):
-            models_tab.build(manager)
+        with gr.Tab("Models") as models:
+            models_tab.build(manager, shown=[app.load, models.select])
     return app
 
 
@@ -43,7 +42,5 @@ def launch_options(settings: Settings) -> dict:
         "allowed_paths": [str(Path(settings.media_dir).resolve())],
     }
     if settings.auth_file:
-        from mmgui.serve.auth import login_checker
-
-        options["auth"] = login_checker(Path(settings.auth_file))
+        options.update(login_options(settings))
     return options

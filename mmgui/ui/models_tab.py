@@ -1,5 +1,7 @@
-"""The Models tab: versions side by side, per-genre changes, promote (admins), roll back.
-Layout and wiring only; versions live in `serve.models.ModelManager`."""
+"""The Models tab: versions side by side, per-genre changes, promote (admins), roll back
+(asked first, one step back through the promotion history per rollback). Filled when the page
+loads and whenever the tab is opened. Layout and wiring only; versions live in
+`serve.models.ModelManager`."""
 
 from __future__ import annotations
 
@@ -9,16 +11,19 @@ from mmgui.errors import MmguiError
 from mmgui.serve.models import ModelManager, NeedsConfirmation
 from mmgui.ui.users import current_user
 
-VERSION_COLUMNS = ["version", "active", "created (UTC)", "parent", "job", "eval AUC",
-                   "parent's eval AUC", "eval micro-F1", "parent's eval micro-F1", "test AUC",
-                   "test micro-F1", "flagged"]  # fmt: skip
+VERSION_COLUMNS = ["version", "active", "flagged", "created (UTC)", "parent", "job",
+                   "eval AUC", "parent's eval AUC", "eval micro-F1", "parent's eval micro-F1",
+                   "test AUC", "test micro-F1"]  # fmt: skip
 DELTA_COLUMNS = ["genre", "eval positives", "ROC-AUC", "Δ ROC-AUC", "F1", "Δ F1"]
 
 
-def build(manager: ModelManager) -> None:
+def build(manager: ModelManager, shown: list) -> None:
+    """`shown`: the events on which the tab is filled (e.g. the page's load, the tab's select)."""
+    rollback_to = gr.State(None)
     with gr.Row():
         refresh_button = gr.Button("Refresh", size="sm")
         rollback = gr.Button("Roll back to the previous version (admin)", variant="stop")
+        confirm_rollback = gr.Button("Confirm the rollback", variant="stop", visible=False)
     active = gr.Markdown(elem_id="models-active")
     versions = gr.Dataframe(headers=VERSION_COLUMNS, label="Versions", interactive=False)
     with gr.Row():
@@ -61,18 +66,37 @@ def build(manager: ModelManager) -> None:
             *refresh(name),
         )
 
-    def do_rollback(request: gr.Request):
+    def ask_rollback(request: gr.Request):
         try:
-            version = manager.rollback(current_user(request))
+            question, target = manager.rollback_question(current_user(request))
         except MmguiError as err:
             raise gr.Error(str(err)) from err
-        return f"Rolled back: {version.name} is served again.", *refresh(version.name)
+        return f"⚠️ {question}", gr.Button(visible=True), target
+
+    def do_rollback(target: str | None, request: gr.Request):
+        try:
+            version = manager.rollback(current_user(request), confirmed_version=target)
+        except NeedsConfirmation:  # the history moved since the question was asked
+            return *ask_rollback(request), *refresh(None)
+        except MmguiError as err:
+            raise gr.Error(str(err)) from err
+        return (
+            f"Rolled back: {version.name} is served again.",
+            gr.Button(visible=False),
+            None,
+            *refresh(version.name),
+        )
 
     outputs = [active, versions, chosen, deltas]
+    asked = [message, confirm_rollback, rollback_to]
     refresh_button.click(refresh, [chosen], outputs, api_name="models_status")
+    gr.on(shown, refresh, [chosen], outputs, show_progress="hidden")
     chosen.input(refresh, [chosen], outputs)
     promote.click(do_promote, [chosen, confirm], [message, *outputs], api_name="promote")
-    rollback.click(do_rollback, None, [message, *outputs], api_name="rollback")
+    rollback.click(ask_rollback, None, asked, api_name="rollback")
+    confirm_rollback.click(
+        do_rollback, [rollback_to], [*asked, *outputs], api_name="rollback_confirm"
+    )
 
 
 def _fmt(value: float | None) -> str:
@@ -85,10 +109,10 @@ def _version_rows(rows) -> list[list]:
         mine, base = v.metrics.get("eval", {}), v.metrics.get("active_eval", {})
         test = mine.get("test") or v.metrics  # a shipped version keeps its test metrics on top
         table.append([
-            v.name, "★" if v.is_active else "", f"{v.created_at:%Y-%m-%d %H:%M}", v.parent or "",
-            v.job_id or "", _fmt(mine.get("macro_roc_auc")), _fmt(base.get("macro_roc_auc")),
-            _fmt(mine.get("micro_f1")), _fmt(base.get("micro_f1")),
-            _fmt(test.get("macro_roc_auc")), _fmt(test.get("micro_f1")), v.flagged or "",
+            v.name, "★" if v.is_active else "", v.flagged or "", f"{v.created_at:%Y-%m-%d %H:%M}",
+            v.parent or "", v.job_id or "", _fmt(mine.get("macro_roc_auc")),
+            _fmt(base.get("macro_roc_auc")), _fmt(mine.get("micro_f1")), _fmt(base.get("micro_f1")),
+            _fmt(test.get("macro_roc_auc")), _fmt(test.get("micro_f1")),
         ])  # fmt: skip
     return table
 

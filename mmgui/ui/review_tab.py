@@ -230,7 +230,7 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
 
     def check_admin(request: gr.Request) -> str:
         username = current_user(request)
-        if review.role(username) != "admin":
+        if review.studio.role(username) != "admin":
             raise gr.Error("bulk edits are for admins")
         return username
 
@@ -283,7 +283,7 @@ def _import_export(
     # A gr.Progress() default is how Gradio hands a handler its progress bar (hence noqa).
     def do_import(file: str | None, path: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008
         username = current_user(request)
-        if review.role(username) != "admin":
+        if review.studio.role(username) != "admin":
             raise gr.Error("imports are for admins")
         if not (file or path.strip()):
             raise gr.Error("upload a file or give a path")

@@ -24,10 +24,12 @@ def build(manager: ModelManager) -> None:
         "with its metrics next to the active version's, and is served only once promoted."
     )
     with gr.Row():
+        no_gpu = manager.full_mode_unavailable()
         mode = gr.Radio(
-            [("heads only (CPU)", "heads"), ("full finetune (GPU)", "full")],
+            [("heads only (CPU)", "heads")] + ([] if no_gpu else [("full finetune (GPU)", "full")]),
             value="heads",
             label="Mode",
+            info=no_gpu,
         )
         train = gr.Button("Train now", variant="primary", elem_id="train-now")
         cancel = gr.Button("Cancel the selected job", variant="stop")
@@ -53,10 +55,13 @@ def build(manager: ModelManager) -> None:
             return f"⚠️ {err}", *refresh(None)
         return f"Job {job_id} queued; a worker picks it up within seconds.", *refresh(job_id)
 
-    def cancel_job(job_id: int | None):
+    def cancel_job(job_id: int | None, request: gr.Request):
         if job_id is None:
             return "No job selected.", *refresh(None)
-        status = manager.cancel(int(job_id))
+        try:
+            status = manager.cancel(int(job_id), current_user(request))
+        except MmguiError as err:
+            return f"⚠️ {err}", *refresh(job_id)
         text = {
             "cancelled": f"Job {job_id} cancelled before it started.",
             "running": f"Job {job_id} stops at the end of its current epoch.",

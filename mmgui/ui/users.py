@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from mmgui.serve.review import LOCAL_USER
+from mmgui.serve.auth import LOCAL_USER
 
 
 def current_user(request: gr.Request | None) -> str:
