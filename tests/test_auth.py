@@ -196,10 +196,10 @@ def test_the_app_asks_for_a_login_and_keeps_bulk_edits_for_admins(
                 poster_path=None, title_text="", overview_text="A comedy.", api_name="/predict"
             )
         client = Client(app.local_url, auth=("ana", "open sesame"), verbose=False)
-        _, label = client.predict(
+        _, table, *_ = client.predict(
             poster_path=None, title_text="", overview_text="A comedy.", api_name="/predict"
         )
-        assert len(label["confidences"]) == 18
+        assert len(table["data"]) == 18
         bulk = ("Drama", "add", "pending", "(any genre)")
         with pytest.raises(AppError, match="bulk edits are for admins"):
             client.predict(*bulk, api_name="/review_bulk_preview")
