@@ -3,7 +3,9 @@
 Reading never stops at a bad row: `CatalogueReport.bad` lists each with where and why, and
 the good rows still import. Only an unreadable source as a whole (missing file, a CSV without
 any usable column) raises `MmguiError`. Exports are written to a temporary file and renamed,
-so an interrupted export never leaves half a file under the requested name.
+so an interrupted export never leaves half a file under the requested name. CSV exports are
+safe to open in a spreadsheet: a cell that would start a formula (`=`, `+`, `-`, `@`, tab, CR)
+gets a leading `'`, and the CSV reader removes that one `'` again, so a round trip is lossless.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ CSV_COLUMNS = (
     "reviewed_by", "reviewed_at", "model_version",
 )  # fmt: skip
 LABEL_STUDIO_CONTROL = {"from_name": "genres", "to_name": "image", "type": "choices"}
+# Cells a spreadsheet reads as a formula (OWASP's list); exported CSV cells get a leading "'".
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,11 @@ def _read_csv(path: Path) -> CatalogueReport:
             _check_columns(path, columns)
             report = CatalogueReport()
             for line, raw in enumerate(reader, start=2):
-                cells = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+                cells = {
+                    k.strip().lower(): spreadsheet_value((v or "").strip())
+                    for k, v in raw.items()
+                    if k
+                }
                 outcome = _row_from_cells(cells, path.parent)
                 if isinstance(outcome, str):
                     report.bad.append(BadRow(f"{path.name}:{line}", outcome))
@@ -282,9 +290,23 @@ def _write_csv(records: Iterable[ExportRecord], handle) -> int:
         for key in ("genres", "original_genres"):
             row[key] = "" if row[key] is None else "|".join(row[key])
         row["poster"] = "" if record.poster is None else str(record.poster)
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else spreadsheet_safe(str(v)) for k, v in row.items()})
         count += 1
     return count
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """`cell` as a spreadsheet shows it as text, never runs it: a leading "'" when it starts
+    with a formula character (or is already such a cell). `spreadsheet_value` undoes it
+    exactly, so export then import keeps every value."""
+    return "'" + cell if cell.lstrip("'").startswith(FORMULA_STARTS) else cell
+
+
+def spreadsheet_value(cell: str) -> str:
+    """The value `spreadsheet_safe` protected: one leading "'" removed when what follows (after
+    any further "'") starts with a formula character; any other cell is returned as is."""
+    protected = cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_STARTS)
+    return cell[1:] if protected else cell
 
 
 def _write_json(records: Iterable[ExportRecord], handle) -> int:
