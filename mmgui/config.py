@@ -46,6 +46,7 @@ class Settings:
     # Review queue: items per queue page, items per prediction batch at import.
     queue_page_size: int = 50
     import_batch_size: int = 64
+    export_keep: int = 8  # exports from the Review tab kept for download; older ones deleted
     # Finetuning: queue a job automatically every N new corrections (0: only "Train now").
     auto_train_every: int = 0
     # The original training data (Kaggle-format folder) for replay and validation; empty: the
