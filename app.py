@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import atexit
+import signal
 import sys
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
 from mmgui.serve.studio import Studio
 from mmgui.ui.app import build_app, launch_options
-from mmgui.worker import spawn_worker
+from mmgui.worker import spawn_worker, stop_worker
 
 
 def main() -> None:
@@ -50,10 +50,19 @@ def main() -> None:
         app = build_app(studio)  # opens (and migrates) the review database
     except MmguiError as err:
         sys.exit(f"error: {err}")
-    if not args.no_worker:
-        worker = spawn_worker(settings)
-        atexit.register(worker.terminate)
-    app.launch(**options)
+    # SIGTERM (systemd, docker stop, kill) ends the studio the way Ctrl-C does: Gradio closes
+    # its server on KeyboardInterrupt, and the worker is stopped below either way.
+    signal.signal(signal.SIGTERM, _interrupt)
+    worker = None if args.no_worker else spawn_worker(settings)
+    try:
+        app.launch(**options)
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from mmgui.store.review import ReviewStore
 from mmgui.store.versions import VersionTable
 
 HEARTBEAT_SECONDS = 10.0
+STOP_SECONDS = 30.0  # a stopped worker that has not exited by then is killed
 
 
 class WorkerStopped(BaseException):
@@ -204,6 +205,19 @@ def spawn_worker(settings: Settings) -> subprocess.Popen:
         ),
     }
     return subprocess.Popen([sys.executable, "-m", "mmgui", "worker"], env=env)
+
+
+def stop_worker(process: subprocess.Popen, timeout: float = STOP_SECONDS) -> int:
+    """Stop a worker from `spawn_worker` and reap it: SIGTERM (its running job is failed with
+    "stopped mid-job"), then SIGKILL if it has not exited within `timeout`. Returns its exit
+    status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
 
 
 def wait_for(jobs: JobQueue, job_id: int, timeout: float) -> JobView:

@@ -254,3 +254,47 @@ def test_a_job_without_the_original_data_fails_with_advice(
     Worker(missing, log=lambda _: None).run(once=True)
     job = review.manager.jobs.get(job_id)
     assert job.status == "failed" and "set MMGUI_REPLAY_DATA" in job.error
+
+
+def test_sigterm_to_the_studio_stops_its_worker(settings: Settings, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MMGUI_CACHE_DIR": str(settings.cache_dir)}
+    args = ["--port", str(port), "--models", str(settings.models_dir), "--db", settings.db_url,
+            "--media", str(settings.media_dir)]  # fmt: skip
+    studio = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), *args], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(studio.stdout), daemon=True)
+    reader.start()
+    worker_pid = None
+    try:
+        deadline = time.monotonic() + 120
+        while worker_pid is None and time.monotonic() < deadline and studio.poll() is None:
+            started = [line for line in list(lines) if line.startswith("worker ")]
+            worker_pid = int(started[0].split()[1].rsplit(":", 1)[1]) if started else None
+            time.sleep(0.2)
+        assert worker_pid is not None, "".join(lines)
+        studio.send_signal(signal.SIGTERM)
+        assert studio.wait(60) == 0, "".join(lines)
+        with pytest.raises(ProcessLookupError):  # reaped by the studio, not left running
+            os.kill(worker_pid, 0)
+    finally:
+        if studio.poll() is None:
+            studio.kill()
+        if worker_pid is not None and _running(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
+        studio.wait()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
