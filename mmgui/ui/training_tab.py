@@ -15,9 +15,12 @@ from mmgui.ui.users import current_user
 JOB_COLUMNS = ["job", "status", "mode", "trigger", "by", "queued (UTC)", "device", "worker",
                "epochs", "version", "error"]  # fmt: skip
 POLL_SECONDS = 2.0
+TAB_LABEL = "Training"
 
 
-def build(manager: ModelManager) -> None:
+def build(manager: ModelManager) -> gr.Timer:
+    """The tab's contents; returns its poll timer, inactive until `poll_while_shown` turns it
+    on (the app wires that to the tab bar)."""
     gr.Markdown(
         "Finetuning learns from the items editors accepted or corrected (plus a replay of the "
         "original training data) in a worker process; the new version appears under **Models** "
@@ -35,7 +38,7 @@ def build(manager: ModelManager) -> None:
     jobs = gr.Dataframe(headers=JOB_COLUMNS, label="Jobs (newest first)", interactive=False)
     selected = gr.Dropdown(label="Job", choices=[], interactive=True)
     curves = gr.Plot(label="Training curves")
-    timer = gr.Timer(POLL_SECONDS)
+    timer = gr.Timer(POLL_SECONDS, active=False)
 
     def refresh(job_id: int | None):
         manager.sync()  # another process may have promoted a version
@@ -68,6 +71,17 @@ def build(manager: ModelManager) -> None:
     cancel.click(cancel_job, [selected], [message, *outputs], api_name="cancel_job")
     timer.tick(refresh, [selected], outputs, api_name="training_status", show_progress="hidden")
     selected.input(refresh, [selected], outputs, show_progress="hidden")
+    return timer
+
+
+def poll_while_shown(tabs: gr.Tabs, timer: gr.Timer) -> None:
+    """Tick `timer` only while the Training tab is the one selected: every open browser tab
+    would otherwise query the jobs every `POLL_SECONDS`, seen or not."""
+
+    def toggle(evt: gr.SelectData) -> gr.Timer:
+        return gr.Timer(active=evt.value == TAB_LABEL)
+
+    tabs.select(toggle, None, timer, api_name="training_tab_shown", show_progress="hidden")
 
 
 def _rows(recent: list[JobView]) -> list[list]:
