@@ -11,6 +11,7 @@ next worker to start marks that job failed with the reason.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -19,9 +20,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mmgui.config import PROJECT_ROOT, Settings
@@ -33,6 +32,7 @@ from mmgui.store.versions import VersionTable
 
 HEARTBEAT_SECONDS = 10.0
 STOP_SECONDS = 30.0  # a stopped worker that has not exited by then is killed
+STOPPED_WAITING = "the worker was stopped before the device was free; queue it again"
 
 
 class WorkerStopped(BaseException):
@@ -54,17 +54,60 @@ def version_name(job: JobView) -> str:
     return f"v{job.id:04d}-{job.mode}"
 
 
-@contextmanager
-def device_lock(settings: Settings, device: str) -> Iterator[None]:
-    """Hold this host's lock on `device` (blocks while another worker's job uses it)."""
-    folder = settings.cache_dir / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{device}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU"}
+
+
+class DeviceLock:
+    """This host's lock on one device: a file under `<cache>/locks/` held with `flock`, which
+    records who holds it (job, pid, since when) so that a waiting job can say so."""
+
+    def __init__(self, settings: Settings, device: str) -> None:
+        folder = settings.cache_dir / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{device}.lock"
+        self.device = device
+        # Opened without truncating: the holder's record must survive a waiter opening it.
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.held = False
+
+    def acquire(self, job_id: int | None = None) -> bool:
+        """Take the lock if it is free (never blocks) and record this process as its holder."""
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        record = json.dumps({"job": job_id, "pid": os.getpid(), "since": since})
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, record.encode(), 0)
+        self.held = True
+        return True
+
+    def holder(self) -> str:
+        """Who holds the lock, in words: "job 12 / pid 4711 on this host holds it since 10:02"."""
+        try:
+            record = json.loads(self.path.read_text() or "{}")
+            since = datetime.fromisoformat(record["since"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return "another process on this host holds it"
+        job = f"job {record['job']} / " if record.get("job") is not None else ""
+        return f"{job}pid {record.get('pid')} on this host holds it since {since:%H:%M} UTC"
+
+    def waiting_message(self) -> str:
+        return f"waiting for the {DEVICE_NAMES.get(self.device, self.device)}: {self.holder()}"
+
+    def close(self) -> None:
+        if self.held:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            self.held = False
+        os.close(self.fd)
+
+    def __enter__(self) -> DeviceLock:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 class Worker:
@@ -95,16 +138,39 @@ class Worker:
         self.recover()
         ran = 0
         while not stop.is_set():
-            with device_lock(self.settings, self.device):
-                job = self.jobs.claim(self.name, self.device)
-                if job is not None:
-                    self.run_job(job)
-                    ran += 1
+            job = self.jobs.claim(self.name, self.device)
             if job is None:
                 if once:
                     break
                 stop.wait(self.settings.worker_poll_seconds)
+                continue
+            with DeviceLock(self.settings, self.device) as lock:
+                if self.wait_for_device(lock, job, stop):
+                    self.run_job(job)
+            ran += 1
         return ran
+
+    def wait_for_device(self, lock: DeviceLock, job: JobView, stop: threading.Event) -> bool:
+        """Hold `lock` for `job`, meanwhile showing on the job who holds the device. False
+        when the job was cancelled or the worker stopped first (the job is finished so)."""
+        shown = None
+        try:
+            while not lock.acquire(job.id):
+                message = lock.waiting_message()
+                if self.jobs.wait(job.id, message):
+                    self.jobs.finish(job.id, "cancelled", error="cancelled before it started")
+                    return False
+                if message != shown:
+                    self.log(f"job {job.id}: {message}")
+                    shown = message
+                if stop.wait(self.settings.worker_poll_seconds):
+                    self.jobs.finish(job.id, "failed", error=STOPPED_WAITING)
+                    return False
+        except WorkerStopped:
+            self.jobs.finish(job.id, "failed", error=STOPPED_WAITING)
+            raise
+        self.jobs.start(job.id)
+        return True
 
     def run_job(self, job: JobView) -> None:
         from mmgui.training.finetune import FinetuneSettings, finetune_version

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -164,7 +164,76 @@ def test_two_jobs_on_one_device_run_one_after_the_other(settings: Settings) -> N
         thread.join()
     a, b = (review.manager.jobs.get(i) for i in (first, second))
     assert a.status == b.status == "done", (a.error, b.error)
-    assert b.started_at >= a.finished_at  # the second waited for the device
+    earlier, later = sorted((a, b), key=lambda job: job.started_at)
+    assert later.started_at >= earlier.finished_at  # the other waited for the device
+
+
+def _until(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert condition()
+
+
+def test_a_job_waiting_for_the_device_is_claimed_and_says_who_holds_it(
+    settings: Settings,
+) -> None:
+    from mmgui.worker import DeviceLock
+
+    review = corrected(settings)
+    jobs = review.manager.jobs
+    job_id = jobs.enqueue("ana", epochs=2)
+    worker = Worker(settings, log=lambda _: None)
+    stop = threading.Event()
+    with DeviceLock(settings, "cpu") as other:  # another training process on this host
+        assert other.acquire(job_id=12)
+        since = datetime.now(UTC)
+        thread = threading.Thread(target=worker.run, kwargs={"stop": stop})
+        thread.start()
+        try:
+            _until(lambda: jobs.get(job_id).waiting_for is not None)
+            job = jobs.get(job_id)
+            assert job.status == "running" and job.worker == worker.name
+            assert job.started_at is None  # claimed, not started
+            assert job.waiting_for == (
+                f"waiting for the CPU: job 12 / pid {os.getpid()} on this host holds it "
+                f"since {since:%H:%M} UTC"
+            )
+        except BaseException:
+            stop.set()
+            raise
+    try:
+        _until(lambda: jobs.get(job_id).status == "done", 120)
+    finally:
+        stop.set()
+        thread.join()
+    job = jobs.get(job_id)
+    assert job.waiting_for is None and job.started_at is not None
+
+
+def test_a_job_waiting_for_the_device_can_be_cancelled(settings: Settings) -> None:
+    from mmgui.worker import DeviceLock
+
+    review = corrected(settings)
+    jobs = review.manager.jobs
+    job_id = jobs.enqueue("ana", epochs=2)
+    stop = threading.Event()
+    with DeviceLock(settings, "cpu") as other:
+        assert other.acquire()
+        thread = threading.Thread(
+            target=Worker(settings, log=lambda _: None).run, kwargs={"stop": stop}
+        )
+        thread.start()
+        try:
+            _until(lambda: jobs.get(job_id).waiting_for is not None)
+            assert "pid" in jobs.get(job_id).waiting_for
+            review.manager.cancel(job_id)
+            _until(lambda: jobs.get(job_id).status == "cancelled")
+        finally:
+            stop.set()
+            thread.join()
+    job = jobs.get(job_id)
+    assert job.error == "cancelled before it started" and job.started_at is None
 
 
 def test_a_killed_worker_leaves_no_version_and_its_job_is_failed(settings: Settings) -> None:
