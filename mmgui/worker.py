@@ -181,13 +181,14 @@ class Worker:
         heart.start()
         try:
             active = self.active_version()
+            tuning = FinetuneSettings.from_params(job.params)
             result = finetune_version(
                 active,
                 corrected_items(self.store),
                 self.settings.models_dir / version_name(job),
                 self.settings,
-                FinetuneSettings.from_params(job.params),
-                on_epoch=lambda record: self.jobs.report(job.id, record),
+                tuning,
+                on_epoch=lambda record: self.jobs.report(job.id, _timed(record, tuning.epochs)),
                 device=self.device,
                 job_id=job.id,
                 data_dir=job.params.get("data_dir") or self.settings.replay_data or None,
@@ -228,6 +229,12 @@ class Worker:
     def _beat(self, job_id: int, done: threading.Event) -> None:
         while not done.wait(HEARTBEAT_SECONDS):
             self.jobs.heartbeat(job_id)
+
+
+def _timed(record: dict, max_epochs: int) -> dict:
+    """An epoch's record as the job keeps it: with when it ended and the epoch cap, from which
+    the Training tab estimates the time left."""
+    return {**record, "at": datetime.now(UTC).isoformat(), "max_epochs": max_epochs}
 
 
 def _summary(metrics: dict) -> dict:

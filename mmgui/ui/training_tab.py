@@ -10,10 +10,9 @@ from plotly.subplots import make_subplots
 from mmgui.errors import MmguiError
 from mmgui.serve.models import ModelManager
 from mmgui.store.jobs import JobView
+from mmgui.ui.job_table import JOB_COLUMNS, job_rows
 from mmgui.ui.users import current_user
 
-JOB_COLUMNS = ["job", "status", "mode", "trigger", "by", "queued (UTC)", "device", "worker",
-               "epochs", "version", "error"]  # fmt: skip
 POLL_SECONDS = 2.0
 TAB_LABEL = "Training"
 
@@ -46,7 +45,7 @@ def build(manager: ModelManager) -> gr.Timer:
         choices = [(f"job {j.id} ({j.status})", j.id) for j in recent]
         chosen = job_id if job_id in {j.id for j in recent} else (recent[0].id if recent else None)
         job = next((j for j in recent if j.id == chosen), None)
-        return _rows(recent), gr.Dropdown(choices=choices, value=chosen), _figure(job)
+        return job_rows(recent), gr.Dropdown(choices=choices, value=chosen), _figure(job)
 
     def train_now(chosen_mode: str, request: gr.Request):
         username = current_user(request)
@@ -62,7 +61,8 @@ def build(manager: ModelManager) -> gr.Timer:
         status = manager.cancel(int(job_id))
         text = {
             "cancelled": f"Job {job_id} cancelled before it started.",
-            "running": f"Job {job_id} stops at the end of its current epoch.",
+            "running": f"Job {job_id} stops at the end of its current epoch "
+            "(at once if it still waits for the device).",
         }.get(status, f"Job {job_id} is already {status}.")
         return text, *refresh(job_id)
 
@@ -82,14 +82,6 @@ def poll_while_shown(tabs: gr.Tabs, timer: gr.Timer) -> None:
         return gr.Timer(active=evt.value == TAB_LABEL)
 
     tabs.select(toggle, None, timer, api_name="training_tab_shown", show_progress="hidden")
-
-
-def _rows(recent: list[JobView]) -> list[list]:
-    return [
-        [j.id, j.status, j.mode, j.trigger, j.requested_by, f"{j.created_at:%Y-%m-%d %H:%M:%S}",
-         j.device or "", j.worker or "", len(j.progress), j.result_version or "", j.error or ""]
-        for j in recent
-    ]  # fmt: skip
 
 
 def _figure(job: JobView | None) -> go.Figure:
