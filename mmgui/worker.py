@@ -2,7 +2,8 @@
 
 Never inside a web request: `python app.py` starts one of these as its own process (unless
 `--no-worker`), and any number can run on other hosts against one PostgreSQL database. On one
-host, a lock file per device makes a second job wait while the device is busy. A job's new
+host, a lock file per device makes a second job wait while the device is busy: the worker
+claims its job first and, while it waits, the job says who holds the device. A job's new
 version folder is written atomically (`training.registry.write_version`) and only then
 registered, so a worker killed mid-job leaves no version and the active model untouched; the
 next worker to start marks that job failed with the reason.
@@ -250,6 +251,10 @@ def main_loop(settings: Settings, once: bool = False) -> int:
     """The `worker` command: run jobs until stopped (SIGTERM / SIGINT end it cleanly)."""
 
     def stop(signum: int, _frame: object) -> None:
+        # Once is enough: Ctrl-C reaches the studio's worker directly and then again through
+        # `stop_worker`, and a second stop must not cut short the job's "stopped" record.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise WorkerStopped(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, stop)
