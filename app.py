@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import atexit
+import signal
 import sys
 
 from mmgui.config import Settings
@@ -11,7 +11,7 @@ from mmgui.errors import MmguiError
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.ui.app import build_app, launch_options
-from mmgui.worker import spawn_worker
+from mmgui.worker import spawn_worker, stop_worker
 
 
 def main() -> None:
@@ -61,10 +61,19 @@ def main() -> None:
         sys.exit(f"error: {err}")
     # Items a killed import left unpredicted are predicted while the studio already serves.
     review.recover_in_background(lambda message: print(message, file=sys.stderr))
-    if not args.no_worker:
-        worker = spawn_worker(settings)
-        atexit.register(worker.terminate)
-    app.launch(**options)
+    # SIGTERM (systemd, docker stop, kill) ends the studio the way Ctrl-C does: Gradio closes
+    # its server on KeyboardInterrupt, and the worker is stopped below either way.
+    signal.signal(signal.SIGTERM, _interrupt)
+    worker = None if args.no_worker else spawn_worker(settings)
+    try:
+        app.launch(**options)
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ class Settings:
     # A catalogue uploaded as a zip (with its posters): limits on what it may unpack to.
     max_archive_mb: float = 2_000.0  # uncompressed, all entries together
     max_archive_entries: int = 100_000
+    export_keep: int = 8  # exports from the Review tab kept for download; older ones deleted
     # Finetuning: queue a job automatically every N new corrections (0: only "Train now").
     auto_train_every: int = 0
     # The original training data (Kaggle-format folder) for replay and validation; empty: the

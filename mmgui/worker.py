@@ -2,7 +2,8 @@
 
 Never inside a web request: `python app.py` starts one of these as its own process (unless
 `--no-worker`), and any number can run on other hosts against one PostgreSQL database. On one
-host, a lock file per device makes a second job wait while the device is busy. A job's new
+host, a lock file per device makes a second job wait while the device is busy: the worker
+claims its job first and, while it waits, the job says who holds the device. A job's new
 version folder is written atomically (`training.registry.write_version`) and only then
 registered, so a worker killed mid-job leaves no version and the active model untouched; the
 next worker to start marks that job failed with the reason.
@@ -11,6 +12,7 @@ next worker to start marks that job failed with the reason.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -19,9 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mmgui.config import PROJECT_ROOT, Settings
@@ -32,6 +32,8 @@ from mmgui.store.review import ReviewStore
 from mmgui.store.versions import VersionTable
 
 HEARTBEAT_SECONDS = 10.0
+STOP_SECONDS = 30.0  # a stopped worker that has not exited by then is killed
+STOPPED_WAITING = "the worker was stopped before the device was free; queue it again"
 
 
 class WorkerStopped(BaseException):
@@ -53,17 +55,60 @@ def version_name(job: JobView) -> str:
     return f"v{job.id:04d}-{job.mode}"
 
 
-@contextmanager
-def device_lock(settings: Settings, device: str) -> Iterator[None]:
-    """Hold this host's lock on `device` (blocks while another worker's job uses it)."""
-    folder = settings.cache_dir / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{device}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU"}
+
+
+class DeviceLock:
+    """This host's lock on one device: a file under `<cache>/locks/` held with `flock`, which
+    records who holds it (job, pid, since when) so that a waiting job can say so."""
+
+    def __init__(self, settings: Settings, device: str) -> None:
+        folder = settings.cache_dir / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{device}.lock"
+        self.device = device
+        # Opened without truncating: the holder's record must survive a waiter opening it.
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.held = False
+
+    def acquire(self, job_id: int | None = None) -> bool:
+        """Take the lock if it is free (never blocks) and record this process as its holder."""
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        record = json.dumps({"job": job_id, "pid": os.getpid(), "since": since})
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, record.encode(), 0)
+        self.held = True
+        return True
+
+    def holder(self) -> str:
+        """Who holds the lock, in words: "job 12 / pid 4711 on this host holds it since 10:02"."""
+        try:
+            record = json.loads(self.path.read_text() or "{}")
+            since = datetime.fromisoformat(record["since"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return "another process on this host holds it"
+        job = f"job {record['job']} / " if record.get("job") is not None else ""
+        return f"{job}pid {record.get('pid')} on this host holds it since {since:%H:%M} UTC"
+
+    def waiting_message(self) -> str:
+        return f"waiting for the {DEVICE_NAMES.get(self.device, self.device)}: {self.holder()}"
+
+    def close(self) -> None:
+        if self.held:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            self.held = False
+        os.close(self.fd)
+
+    def __enter__(self) -> DeviceLock:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 class Worker:
@@ -94,16 +139,39 @@ class Worker:
         self.recover()
         ran = 0
         while not stop.is_set():
-            with device_lock(self.settings, self.device):
-                job = self.jobs.claim(self.name, self.device)
-                if job is not None:
-                    self.run_job(job)
-                    ran += 1
+            job = self.jobs.claim(self.name, self.device)
             if job is None:
                 if once:
                     break
                 stop.wait(self.settings.worker_poll_seconds)
+                continue
+            with DeviceLock(self.settings, self.device) as lock:
+                if self.wait_for_device(lock, job, stop):
+                    self.run_job(job)
+            ran += 1
         return ran
+
+    def wait_for_device(self, lock: DeviceLock, job: JobView, stop: threading.Event) -> bool:
+        """Hold `lock` for `job`, meanwhile showing on the job who holds the device. False
+        when the job was cancelled or the worker stopped first (the job is finished so)."""
+        shown = None
+        try:
+            while not lock.acquire(job.id):
+                message = lock.waiting_message()
+                if self.jobs.wait(job.id, message):
+                    self.jobs.finish(job.id, "cancelled", error="cancelled before it started")
+                    return False
+                if message != shown:
+                    self.log(f"job {job.id}: {message}")
+                    shown = message
+                if stop.wait(self.settings.worker_poll_seconds):
+                    self.jobs.finish(job.id, "failed", error=STOPPED_WAITING)
+                    return False
+        except WorkerStopped:
+            self.jobs.finish(job.id, "failed", error=STOPPED_WAITING)
+            raise
+        self.jobs.start(job.id)
+        return True
 
     def run_job(self, job: JobView) -> None:
         from mmgui.training.finetune import FinetuneSettings, finetune_version
@@ -114,13 +182,14 @@ class Worker:
         heart.start()
         try:
             active = self.active_version()
+            tuning = FinetuneSettings.from_params(job.params)
             result = finetune_version(
                 active,
                 corrected_items(self.store),
                 self.settings.models_dir / version_name(job),
                 self.settings,
-                FinetuneSettings.from_params(job.params),
-                on_epoch=lambda record: self.jobs.report(job.id, record),
+                tuning,
+                on_epoch=lambda record: self.jobs.report(job.id, _timed(record, tuning.epochs)),
                 device=self.device,
                 job_id=job.id,
                 data_dir=job.params.get("data_dir") or self.settings.replay_data or None,
@@ -163,6 +232,12 @@ class Worker:
             self.jobs.heartbeat(job_id)
 
 
+def _timed(record: dict, max_epochs: int) -> dict:
+    """An epoch's record as the job keeps it: with when it ended and the epoch cap, from which
+    the Training tab estimates the time left."""
+    return {**record, "at": datetime.now(UTC).isoformat(), "max_epochs": max_epochs}
+
+
 def _summary(metrics: dict) -> dict:
     keys = ("n_items", "macro_roc_auc", "micro_f1", "macro_f1", "samples_f1")
     out = {k: metrics[k] for k in keys if k in metrics}
@@ -176,6 +251,10 @@ def main_loop(settings: Settings, once: bool = False) -> int:
     """The `worker` command: run jobs until stopped (SIGTERM / SIGINT end it cleanly)."""
 
     def stop(signum: int, _frame: object) -> None:
+        # Once is enough: Ctrl-C reaches the studio's worker directly and then again through
+        # `stop_worker`, and a second stop must not cut short the job's "stopped" record.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise WorkerStopped(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, stop)
@@ -204,6 +283,19 @@ def spawn_worker(settings: Settings) -> subprocess.Popen:
         ),
     }
     return subprocess.Popen([sys.executable, "-m", "mmgui", "worker"], env=env)
+
+
+def stop_worker(process: subprocess.Popen, timeout: float = STOP_SECONDS) -> int:
+    """Stop a worker from `spawn_worker` and reap it: SIGTERM (its running job is failed with
+    "stopped mid-job"), then SIGKILL if it has not exited within `timeout`. Returns its exit
+    status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
 
 
 def wait_for(jobs: JobQueue, job_id: int, timeout: float) -> JobView:

@@ -75,6 +75,17 @@ def test_a_corrupt_upload_gives_a_message_not_a_crash(client: Client, tmp_path: 
     assert len(_probabilities(table)) == 18
 
 
+def test_an_upload_is_named_by_its_file_name_not_the_server_folder(
+    client: Client, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken-poster.jpg"
+    broken.write_bytes(POSTER.read_bytes()[:200])
+    with pytest.raises(Exception, match="truncated or corrupt") as caught:
+        client.predict(handle_file(str(broken)), "", "", api_name="/predict")
+    assert "broken-poster.jpg: " in str(caught.value)
+    assert "/broken-poster.jpg" not in str(caught.value)  # no folder before the name
+
+
 def test_uploads_above_the_size_limit_are_refused(client: Client, tmp_path: Path) -> None:
     big = tmp_path / "big.jpg"
     big.write_bytes(POSTER.read_bytes() + b"\0" * (2 * 1024 * 1024))  # 2 MB > the 1 MB limit

@@ -208,3 +208,45 @@ def test_the_model_line_follows_the_served_version(
         assert page.get_by_text("Serving default").count() == 0
     finally:
         app.close()
+
+
+def test_the_training_tab_polls_only_while_it_is_shown(
+    browser, studio_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts the jobs queries the page causes: none on another tab, some on Training."""
+    from mmgui.serve.models import ModelManager
+    from mmgui.serve.studio import Studio
+    from mmgui.ui.app import build_app, launch_options
+    from mmgui.ui.training_tab import POLL_SECONDS
+
+    queries: list[int] = []
+    recent_jobs = ModelManager.recent_jobs
+    monkeypatch.setattr(
+        ModelManager, "recent_jobs", lambda self, *a: queries.append(1) or recent_jobs(self, *a)
+    )
+    app = build_app(Studio(studio_settings))
+    app.launch(
+        **{**launch_options(studio_settings), "server_port": None}, prevent_thread_lock=True,
+        quiet=True,
+    )  # fmt: skip
+    few_ticks = 3 * POLL_SECONDS * 1000
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        page.goto(app.local_url)
+        page.get_by_role("tab", name="Training").wait_for(timeout=30_000)
+        page.wait_for_timeout(few_ticks)
+        assert queries == []  # the Predict tab is shown
+        page.get_by_role("tab", name="Training").click()
+        page.locator("#training-message").wait_for(state="attached", timeout=30_000)
+        for _ in range(100):
+            if len(queries) >= 2:
+                break
+            page.wait_for_timeout(200)
+        assert len(queries) >= 2  # ticking while shown
+        page.get_by_role("tab", name="Models").click()
+        page.wait_for_timeout(POLL_SECONDS * 1000)  # a tick already on its way lands
+        settled = len(queries)
+        page.wait_for_timeout(few_ticks)
+        assert len(queries) == settled
+    finally:
+        app.close()

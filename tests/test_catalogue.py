@@ -127,3 +127,40 @@ def test_the_shipped_demo_catalogue_reads_whole() -> None:
     report = read_catalogue(PROJECT_ROOT / "assets" / "catalogue.csv")
     assert len(report.rows) == 12 and not report.bad
     assert all(r.poster is not None and r.poster.is_file() and r.genres for r in report.rows)
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0", "@SUM(A1:A2)", "-2+3", "\tTabbed",
+    "\rReturned", "'=already quoted", "''+twice", "plain", "'plain",
+]  # fmt: skip
+
+
+def _export_record(external_id: str, text: str):
+    from mmgui.data.catalogue import ExportRecord
+
+    return ExportRecord(external_id, text, text, None, None, None, "new", text, None, text, [], {})
+
+
+def test_a_csv_export_has_no_cell_a_spreadsheet_would_run(tmp_path: Path) -> None:
+    import csv
+
+    from mmgui.data.catalogue import FORMULA_STARTS, write_export
+
+    out = tmp_path / "export.csv"
+    write_export([_export_record(f"-{i}", t) for i, t in enumerate(FORMULAS)], "csv", out)
+    with open(out, newline="", encoding="utf-8") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert len(cells) == 11 * 10  # the header and every record, all their columns
+    assert [c for c in cells if c.startswith(FORMULA_STARTS)] == []
+    assert '\'=HYPERLINK("http://evil","x")' in cells and "'-0" in cells
+
+
+def test_a_csv_export_reads_back_unchanged(tmp_path: Path) -> None:
+    from mmgui.data.catalogue import write_export
+
+    out = tmp_path / "export.csv"
+    write_export([_export_record(f"-{i}", t) for i, t in enumerate(FORMULAS)], "csv", out)
+    rows = read_catalogue(out).rows
+    assert [(r.external_id, r.title, r.overview) for r in rows] == [
+        (f"-{i}", t, t) for i, t in enumerate(FORMULAS)
+    ]

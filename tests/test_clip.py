@@ -141,8 +141,10 @@ def test_the_clip_tab_refuses_a_corrupt_upload_and_lives_on(
 ) -> None:
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(clip_path.read_bytes()[:5000])
-    with pytest.raises(Exception, match="truncated"):
+    with pytest.raises(Exception, match="truncated") as caught:
         client.predict(handle_file(str(broken)), "", "", api_name="/analyse_clip")
+    assert "broken.mp4: " in str(caught.value)
+    assert "/broken.mp4" not in str(caught.value)  # the upload's server folder stays private
     _, _, _, table, _, _ = client.predict(
         handle_file(str(clip_path)), "", "", api_name="/analyse_clip"
     )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -164,7 +164,76 @@ def test_two_jobs_on_one_device_run_one_after_the_other(settings: Settings) -> N
         thread.join()
     a, b = (review.manager.jobs.get(i) for i in (first, second))
     assert a.status == b.status == "done", (a.error, b.error)
-    assert b.started_at >= a.finished_at  # the second waited for the device
+    earlier, later = sorted((a, b), key=lambda job: job.started_at)
+    assert later.started_at >= earlier.finished_at  # the other waited for the device
+
+
+def _until(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert condition()
+
+
+def test_a_job_waiting_for_the_device_is_claimed_and_says_who_holds_it(
+    settings: Settings,
+) -> None:
+    from mmgui.worker import DeviceLock
+
+    review = corrected(settings)
+    jobs = review.manager.jobs
+    job_id = jobs.enqueue("ana", epochs=2)
+    worker = Worker(settings, log=lambda _: None)
+    stop = threading.Event()
+    with DeviceLock(settings, "cpu") as other:  # another training process on this host
+        assert other.acquire(job_id=12)
+        since = datetime.now(UTC)
+        thread = threading.Thread(target=worker.run, kwargs={"stop": stop})
+        thread.start()
+        try:
+            _until(lambda: jobs.get(job_id).waiting_for is not None)
+            job = jobs.get(job_id)
+            assert job.status == "running" and job.worker == worker.name
+            assert job.started_at is None  # claimed, not started
+            assert job.waiting_for == (
+                f"waiting for the CPU: job 12 / pid {os.getpid()} on this host holds it "
+                f"since {since:%H:%M} UTC"
+            )
+        except BaseException:
+            stop.set()
+            raise
+    try:
+        _until(lambda: jobs.get(job_id).status == "done", 120)
+    finally:
+        stop.set()
+        thread.join()
+    job = jobs.get(job_id)
+    assert job.waiting_for is None and job.started_at is not None
+
+
+def test_a_job_waiting_for_the_device_can_be_cancelled(settings: Settings) -> None:
+    from mmgui.worker import DeviceLock
+
+    review = corrected(settings)
+    jobs = review.manager.jobs
+    job_id = jobs.enqueue("ana", epochs=2)
+    stop = threading.Event()
+    with DeviceLock(settings, "cpu") as other:
+        assert other.acquire()
+        thread = threading.Thread(
+            target=Worker(settings, log=lambda _: None).run, kwargs={"stop": stop}
+        )
+        thread.start()
+        try:
+            _until(lambda: jobs.get(job_id).waiting_for is not None)
+            assert "pid" in jobs.get(job_id).waiting_for
+            review.manager.cancel(job_id)
+            _until(lambda: jobs.get(job_id).status == "cancelled")
+        finally:
+            stop.set()
+            thread.join()
+    job = jobs.get(job_id)
+    assert job.error == "cancelled before it started" and job.started_at is None
 
 
 def test_a_killed_worker_leaves_no_version_and_its_job_is_failed(settings: Settings) -> None:
@@ -254,3 +323,47 @@ def test_a_job_without_the_original_data_fails_with_advice(
     Worker(missing, log=lambda _: None).run(once=True)
     job = review.manager.jobs.get(job_id)
     assert job.status == "failed" and "set MMGUI_REPLAY_DATA" in job.error
+
+
+def test_sigterm_to_the_studio_stops_its_worker(settings: Settings, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MMGUI_CACHE_DIR": str(settings.cache_dir)}
+    args = ["--port", str(port), "--models", str(settings.models_dir), "--db", settings.db_url,
+            "--media", str(settings.media_dir)]  # fmt: skip
+    studio = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), *args], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(studio.stdout), daemon=True)
+    reader.start()
+    worker_pid = None
+    try:
+        deadline = time.monotonic() + 120
+        while worker_pid is None and time.monotonic() < deadline and studio.poll() is None:
+            started = [line for line in list(lines) if line.startswith("worker ")]
+            worker_pid = int(started[0].split()[1].rsplit(":", 1)[1]) if started else None
+            time.sleep(0.2)
+        assert worker_pid is not None, "".join(lines)
+        studio.send_signal(signal.SIGTERM)
+        assert studio.wait(60) == 0, "".join(lines)
+        with pytest.raises(ProcessLookupError):  # reaped by the studio, not left running
+            os.kill(worker_pid, 0)
+    finally:
+        if studio.poll() is None:
+            studio.kill()
+        if worker_pid is not None and _running(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
+        studio.wait()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

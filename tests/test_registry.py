@@ -74,3 +74,46 @@ def test_broken_versions_are_clear_errors(
         (tmp_path / "model.json").write_text(content)
     with pytest.raises(MmguiError, match=message):
         read_model_json(tmp_path)
+
+
+NOBODY = 65534  # as root, the reader drops to this account; otherwise it reads as itself
+
+READ_EVERY_FILE = """
+import os, sys
+if os.geteuid() == 0:
+    os.setgroups([]); os.setgid(NOBODY); os.setuid(NOBODY)
+for root, dirs, files in os.walk(sys.argv[1], onerror=lambda err: sys.exit(str(err))):
+    for name in files:
+        with open(os.path.join(root, name), "rb") as handle:
+            handle.read()
+print(sum(len(files) for _, _, files in os.walk(sys.argv[1])))
+""".replace("NOBODY", str(NOBODY))
+
+
+def test_another_user_can_read_a_full_version() -> None:
+    """A full-finetune version carries a backbones/ folder: every part of it is readable by an
+    account that is neither its owner nor in its group (without root, the owner's own read
+    is the check: a folder without its x bit stops the owner too)."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    def write_files(folder: Path) -> dict:
+        (folder / "head.onnx").write_text("head")
+        (folder / "backbones").mkdir()
+        (folder / "backbones" / "poster.onnx").write_text("poster")
+        return {"kind": "head"}
+
+    shared = Path(tempfile.mkdtemp(prefix="mmgui-shared-models-"))  # pytest's are 0700
+    try:
+        shared.chmod(0o755)
+        version = write_version(shared / "v1", write_files)
+        reader = subprocess.run(
+            [sys.executable, "-c", READ_EVERY_FILE, str(version)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(shared)
+    assert reader.returncode == 0, reader.stderr
+    assert reader.stdout.strip() == "3"  # model.json, head.onnx, backbones/poster.onnx

@@ -94,3 +94,36 @@ def test_imports_through_the_api_stay_inside_their_folders(studio_url: str, tmp_
     assert "**0 new, 0 changed" in message and "2 bad rows" in message
     assert "- upload.csv:2: poster file not found in the catalogue's folder" in message
     assert "gradio" not in message.replace(str(secret), "")  # no upload folder path
+
+
+def test_exports_leave_a_bounded_number_of_files_behind(
+    studio_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every place an export can land (Gradio's cache, the system temp folder) is counted:
+    after ten exports at most `export_keep` files remain, and the newest is downloadable."""
+    import dataclasses
+    import tempfile
+
+    from mmgui.ui.app import build_app, launch_options
+
+    gradio_cache, system_temp = tmp_path / "gradio", tmp_path / "tmp"
+    system_temp.mkdir()
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio_cache))
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    settings = dataclasses.replace(studio_settings, export_keep=3)
+    app = build_app(Studio(settings))
+    app.launch(
+        **{**launch_options(settings), "server_port": None}, prevent_thread_lock=True, quiet=True
+    )
+    try:
+        client = Client(app.local_url, verbose=False, download_files=False)
+        for _ in range(10):
+            newest = client.predict(
+                "csv", "all", "pending", "(any genre)", api_name="/review_export"
+            )
+    finally:
+        app.close()
+    left = [p for root in (gradio_cache, system_temp) for p in root.rglob("mmgui-csv.csv")]
+    assert 1 <= len(left) <= 3, left
+    assert Path(newest["path"]) in left
+    assert Path(newest["path"]).read_text().startswith("external_id,title,")

@@ -54,7 +54,8 @@ def test_train_watch_promote_and_roll_back_through_the_api(
     assert Worker(settings, log=lambda _: None).run(once=True) == 1
     table, _, figure = client.predict(None, api_name="/training_status")
     row = table["data"][0]
-    assert row[:3] == [1, "done", "heads"] and row[8] > 0 and row[9] == "v0001-heads"
+    assert row[:3] == [1, "done", "heads"] and row[12] > 0 and row[13] == "v0001-heads"
+    assert row[6] and row[7] and row[8].endswith(" s") and row[9] == ""  # started … left
     assert "v0001-heads" in str(figure)  # the plot's title names the new version
 
     header, versions, _, deltas = client.predict(None, api_name="/models_status")

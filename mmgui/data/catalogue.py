@@ -8,6 +8,9 @@ or the media folder (`mmgui.data.paths`), and the studio's database files are ne
 Messages name files by their name, never by a server path. Exports are written to a temporary
 file and renamed, so an interrupted export never leaves half a file under the requested name;
 they name posters by media key, which re-imports into this studio.
+CSV exports are safe to open in a spreadsheet: a cell that would start a formula (`=`, `+`,
+`-`, `@`, tab, CR) gets a leading `'`, and the CSV reader removes that one `'` again, so a round
+trip is lossless.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ CSV_COLUMNS = (
     "external_id", "title", "overview", "poster", "genres", "original_genres", "status",
     "reviewed_by", "reviewed_at", "model_version",
 )  # fmt: skip
+# Cells a spreadsheet reads as a formula (OWASP's list); exported CSV cells get a leading "'".
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,11 @@ def _read_csv(path: Path, roots: Sequence[Path]) -> CatalogueReport:
             report = CatalogueReport()
             seen: dict[str, str] = {}
             for line, raw in enumerate(reader, start=2):
-                cells = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+                cells = {
+                    k.strip().lower(): spreadsheet_value((v or "").strip())
+                    for k, v in raw.items()
+                    if k
+                }
                 keep_row(report, seen, f"{path.name}:{line}", _row_from_cells(cells, roots))
     except UnicodeDecodeError as err:
         raise MmguiError(f"{path.name}: not UTF-8 text ({err.reason})") from err
@@ -372,9 +381,23 @@ def _write_csv(records: Iterable[ExportRecord], handle) -> int:
         for key in ("genres", "original_genres"):
             row[key] = "" if row[key] is None else "|".join(row[key])
         row["poster"] = record.poster_key or ""
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else spreadsheet_safe(str(v)) for k, v in row.items()})
         count += 1
     return count
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """`cell` as a spreadsheet shows it as text, never runs it: a leading "'" when it starts
+    with a formula character (or is already such a cell). `spreadsheet_value` undoes it
+    exactly, so export then import keeps every value."""
+    return "'" + cell if cell.lstrip("'").startswith(FORMULA_STARTS) else cell
+
+
+def spreadsheet_value(cell: str) -> str:
+    """The value `spreadsheet_safe` protected: one leading "'" removed when what follows (after
+    any further "'") starts with a formula character; any other cell is returned as is."""
+    protected = cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_STARTS)
+    return cell[1:] if protected else cell
 
 
 def _write_json(records: Iterable[ExportRecord], handle) -> int:

@@ -90,13 +90,14 @@ def preprocess_batch(images: Sequence[Image.Image], size: int | tuple[int, int])
 
 
 def _label(source: ImageSource) -> str:
-    """How messages name the source: its path, or a generic name for data without one."""
+    """How messages name the source: its file name (never the server folder it sits in, such
+    as Gradio's upload folder), or a generic name for data without one."""
     if isinstance(source, str | Path):
-        return str(source)
+        return Path(source).name
     if isinstance(source, bytes):
         return "uploaded image"
     name = getattr(source, "name", None)
-    return name if isinstance(name, str) else "uploaded image"
+    return Path(name).name if isinstance(name, str) else "uploaded image"
 
 
 def _open(source: ImageSource, label: str, limit: int) -> Image.Image:

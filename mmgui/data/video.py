@@ -58,7 +58,8 @@ class Clip:
 def load_clip(path: str | Path, settings: Settings | None = None) -> Clip:
     """Decode `path` into segments of sampled frames plus the audio track.
 
-    Raises `MmguiError` for every problem with the file; the caller may rely on at least one
+    Raises `MmguiError` for every problem with the file, naming it by its file name alone
+    (never the server folder an upload sits in); the caller may rely on at least one
     segment, each with at least one frame and a keyframe.
     """
     settings = settings or Settings.load()
@@ -84,15 +85,15 @@ def load_clip(path: str | Path, settings: Settings | None = None) -> Clip:
 
 def _check_file(path: Path, settings: Settings) -> None:
     if not path.exists():
-        raise MmguiError(f"{path}: no such file")
+        raise MmguiError(f"{path.name}: no such file")
     if path.is_dir():
-        raise MmguiError(f"{path}: is a folder, not a video file")
+        raise MmguiError(f"{path.name}: is a folder, not a video file")
     size = path.stat().st_size
     if size == 0:
-        raise MmguiError(f"{path}: the file is empty (0 bytes)")
+        raise MmguiError(f"{path.name}: the file is empty (0 bytes)")
     if size > settings.max_upload_mb * 1024 * 1024:
         raise MmguiError(
-            f"{path}: the file is {size / 2**20:.1f} MB, above the "
+            f"{path.name}: the file is {size / 2**20:.1f} MB, above the "
             f"{settings.max_upload_mb:g} MB upload limit"
         )
 
@@ -101,16 +102,18 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except PermissionError as err:
-        raise MmguiError(f"{path}: permission denied when reading the file") from err
+        raise MmguiError(f"{path.name}: permission denied when reading the file") from err
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
         raise MmguiError(
-            f"{path}: not a video in a format we can read, or the file is truncated "
+            f"{path.name}: not a video in a format we can read, or the file is truncated "
             f"({_reason(err)})"
         ) from err
     name = container.format.name
     if any(part in name for part in _IMAGE_DEMUXERS):
         container.close()
-        raise MmguiError(f"{path}: this is an image, not a video; use the Predict tab for posters")
+        raise MmguiError(
+            f"{path.name}: this is an image, not a video; use the Predict tab for posters"
+        )
     return container
 
 
@@ -122,7 +125,7 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.Vide
     if not moving:
         kind = "an audio file" if container.streams.audio else "a file"
         container.close()
-        raise MmguiError(f"{path}: this is {kind} with no video track")
+        raise MmguiError(f"{path.name}: this is {kind} with no video track")
     stream = moving[0]
     stream.thread_type = "AUTO"
     # Frames are sampled at a few per second, so frames no other frame refers to (B-frames)
@@ -143,13 +146,13 @@ def _check_limits(stream: av.VideoStream, declared: float, path: Path, settings:
     limit = settings.clip_max_duration_s
     if declared > limit:
         raise MmguiError(
-            f"{path}: the clip is {declared:.0f} s long, above the {limit:.0f} s limit; "
+            f"{path.name}: the clip is {declared:.0f} s long, above the {limit:.0f} s limit; "
             "cut it shorter"
         )
     width, height = stream.codec_context.width, stream.codec_context.height
     if width * height > settings.clip_max_pixels:
         raise MmguiError(
-            f"{path}: frames are {width}×{height}, above the "
+            f"{path.name}: frames are {width}×{height}, above the "
             f"{settings.clip_max_pixels / 1e6:.1f} MP limit"
         )
 
@@ -186,7 +189,7 @@ def _decode_frames(
                 continue
             if time > settings.clip_max_duration_s:
                 raise MmguiError(
-                    f"{path}: the clip is longer than the "
+                    f"{path.name}: the clip is longer than the "
                     f"{settings.clip_max_duration_s:.0f} s limit; cut it shorter"
                 )
             large = _rgb(frame, settings.clip_keyframe_side)
@@ -197,11 +200,13 @@ def _decode_frames(
                 next_time += step
     except av.FFmpegError as err:
         if not samples:
-            raise MmguiError(f"{path}: the video is corrupt or truncated ({_reason(err)})") from err
+            raise MmguiError(
+                f"{path.name}: the video is corrupt or truncated ({_reason(err)})"
+            ) from err
         notice = f"the video is damaged after {samples[-1].time:.1f} s ({_reason(err)}); "
         return samples, (notice + "analysed up to there",)
     if not samples:
-        raise MmguiError(f"{path}: the video has no frames that can be decoded")
+        raise MmguiError(f"{path.name}: the video has no frames that can be decoded")
     return samples, ()
 
 

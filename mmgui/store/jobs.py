@@ -45,6 +45,7 @@ class JobView:
     progress: list[dict]
     params: dict
     cancel_requested: bool
+    waiting_for: str | None = None  # claimed, not started: who holds the device meanwhile
 
 
 def this_worker() -> str:
@@ -69,7 +70,9 @@ class JobQueue:
             return job.id
 
     def claim(self, worker: str, device: str) -> JobView | None:
-        """Take the oldest queued job for `worker`, or None; never the same job twice."""
+        """Take the oldest queued job for `worker`, or None; never the same job twice. The job
+        is "running" from here on (its worker beats its heart), but `started_at` stays empty
+        until `start`: the worker may first have to wait for the device."""
         for _ in range(20):  # lost races move on to the next queued job
             with transaction(self.sessions) as session:
                 query = select(TrainingJob.id).where(TrainingJob.status == "queued")
@@ -86,7 +89,6 @@ class JobQueue:
                         status="running",
                         worker=worker,
                         device=device,
-                        started_at=utcnow(),
                         heartbeat_at=utcnow(),
                     )
                     .execution_options(synchronize_session=False)
@@ -94,6 +96,20 @@ class JobQueue:
             if claimed == 1:
                 return self.get(job_id)
         return None
+
+    def wait(self, job_id: int, waiting_for: str) -> bool:
+        """Say what the claimed job waits for and beat its heart; returns whether a cancel
+        was requested meanwhile."""
+        with transaction(self.sessions) as session:
+            job = session.get(TrainingJob, job_id)
+            job.waiting_for, job.heartbeat_at = waiting_for, utcnow()
+            return job.cancel_requested
+
+    def start(self, job_id: int) -> None:
+        """The claimed job's worker holds the device now: training starts."""
+        with transaction(self.sessions) as session:
+            job = session.get(TrainingJob, job_id)
+            job.waiting_for, job.started_at, job.heartbeat_at = None, utcnow(), utcnow()
 
     def report(self, job_id: int, record: dict) -> None:
         """Append one epoch's record to the job's progress and beat its heart; raises
@@ -119,7 +135,7 @@ class JobQueue:
         with transaction(self.sessions) as session:
             job = session.get(TrainingJob, job_id)
             job.status, job.error, job.result_version = status, error, version
-            job.finished_at = utcnow()
+            job.finished_at, job.waiting_for = utcnow(), None
 
     def request_cancel(self, job_id: int, username: str, any_job: bool = False) -> str:
         """Cancel a queued job now, or ask a running one to stop; returns the new status.
@@ -215,5 +231,5 @@ def _view(job: TrainingJob) -> JobView:
         job.id, job.status, job.mode, job.trigger, job.requested_by, job.created_at,
         job.started_at, job.finished_at, job.worker, job.device, job.error,
         job.result_version, list(job.progress or []), dict(job.params or {}),
-        bool(job.cancel_requested),
+        bool(job.cancel_requested), job.waiting_for,
     )  # fmt: skip

@@ -145,6 +145,8 @@ class TrainingJob(Base):
     device: Mapped[str | None] = mapped_column(String(50))
     error: Mapped[str | None] = mapped_column(Text)
     result_version: Mapped[str | None] = mapped_column(String(200))
+    # Claimed but not started: what it waits for (who holds the device); None once it runs.
+    waiting_for: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):

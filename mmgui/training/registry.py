@@ -45,9 +45,7 @@ def write_version(
             **meta,
         }
         (staging / MODEL_JSON).write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
-        os.chmod(staging, 0o755)
-        for path in staging.iterdir():
-            os.chmod(path, 0o644)
+        _make_readable(staging)
         if target.exists():
             retired = target.with_name(f".{target.name}.old")
             shutil.rmtree(retired, ignore_errors=True)
@@ -59,6 +57,17 @@ def write_version(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _make_readable(folder: Path) -> None:
+    """Folders 0755 and files 0644 all the way down (mkdtemp makes the top one 0700), so a
+    studio or worker running as another user can read every part of the version."""
+    os.chmod(folder, 0o755)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
 
 
 def read_model_json(version: Path) -> dict:

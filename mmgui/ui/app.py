@@ -20,16 +20,18 @@ def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
     manager = review.manager or ModelManager(studio, review.store)
     with gr.Blocks(title="mmgui — film genre studio") as app:
         gr.Markdown("# mmgui — film genre studio")
-        with gr.Tab("Predict"):
-            predict_tab.build(studio)
-        with gr.Tab("Review"):
-            review_tab.build(review)
-        with gr.Tab("Clip"):
-            clip_tab.build(studio, review)
-        with gr.Tab("Training"):
-            training_tab.build(manager)
-        with gr.Tab("Models") as models:
-            models_tab.build(manager, shown=[app.load, models.select])
+        with gr.Tabs() as tabs:
+            with gr.Tab("Predict"):
+                predict_tab.build(studio)
+            with gr.Tab("Review"):
+                review_tab.build(review)
+            with gr.Tab("Clip"):
+                clip_tab.build(studio, review)
+            with gr.Tab(training_tab.TAB_LABEL):
+                training_timer = training_tab.build(manager)
+            with gr.Tab("Models") as models:
+                models_tab.build(manager, shown=[app.load, models.select])
+        training_tab.poll_while_shown(tabs, training_timer)
     return app
 
 

@@ -3,7 +3,9 @@ export. Layout and wiring only; the queue logic is `serve.review.ReviewService`.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -26,6 +28,7 @@ VIEWS = [
 ]
 STATUSES = ["pending", "reviewed", "skipped", "discarded", "all"]
 POSTER_DISPLAY = (760, 760)
+EXPORTS_FOLDER = "mmgui-exports"  # under Gradio's cache: the Review tab's latest exports
 
 
 def keyboard_head() -> str:
@@ -317,8 +320,8 @@ def _import_export(
                 status_name,
                 None if genre_name == ANY_GENRE else genre_name,
             )
-        suffix = ".csv" if format_name == "csv" else ".json"
-        out = Path(tempfile.mkdtemp(prefix="mmgui-export-")) / f"mmgui-{format_name}{suffix}"
+        keep = review.studio.settings.export_keep
+        out = _export_path(Path(exported.GRADIO_CACHE), keep, format_name)
         review.export(format_name, out, status_filter, genre_filter, current_user(request))
         return str(out)
 
@@ -326,3 +329,17 @@ def _import_export(
     return run_import.click(
         do_import, [upload, server_path], [import_message], api_name="review_import"
     )
+
+
+def _export_path(gradio_cache: Path, keep: int, format_name: str) -> Path:
+    """Where the next export goes: its own folder under `mmgui-exports/` in Gradio's cache
+    (a file already there is served as is, not copied again), after deleting all but the
+    newest `keep - 1` earlier exports; so at most `keep` export files exist at any time."""
+    folder = gradio_cache / EXPORTS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    earlier = sorted(folder.iterdir())  # the names start with the time they were made
+    for old in earlier[: max(0, len(earlier) - keep + 1)]:
+        shutil.rmtree(old, ignore_errors=True)
+    suffix = ".csv" if format_name == "csv" else ".json"
+    fresh = tempfile.mkdtemp(prefix=f"{time.time_ns():020d}-", dir=folder)
+    return Path(fresh) / f"mmgui-{format_name}{suffix}"

@@ -10,14 +10,16 @@ from plotly.subplots import make_subplots
 from mmgui.errors import MmguiError
 from mmgui.serve.models import ModelManager
 from mmgui.store.jobs import JobView
+from mmgui.ui.job_table import JOB_COLUMNS, job_rows
 from mmgui.ui.users import current_user
 
-JOB_COLUMNS = ["job", "status", "mode", "trigger", "by", "queued (UTC)", "device", "worker",
-               "epochs", "version", "error"]  # fmt: skip
 POLL_SECONDS = 2.0
+TAB_LABEL = "Training"
 
 
-def build(manager: ModelManager) -> None:
+def build(manager: ModelManager) -> gr.Timer:
+    """The tab's contents; returns its poll timer, inactive until `poll_while_shown` turns it
+    on (the app wires that to the tab bar)."""
     gr.Markdown(
         "Finetuning learns from the items editors accepted or corrected (plus a replay of the "
         "original training data) in a worker process; the new version appears under **Models** "
@@ -37,7 +39,7 @@ def build(manager: ModelManager) -> None:
     jobs = gr.Dataframe(headers=JOB_COLUMNS, label="Jobs (newest first)", interactive=False)
     selected = gr.Dropdown(label="Job", choices=[], interactive=True)
     curves = gr.Plot(label="Training curves")
-    timer = gr.Timer(POLL_SECONDS)
+    timer = gr.Timer(POLL_SECONDS, active=False)
 
     def refresh(job_id: int | None):
         manager.sync()  # another process may have promoted a version
@@ -45,7 +47,7 @@ def build(manager: ModelManager) -> None:
         choices = [(f"job {j.id} ({j.status})", j.id) for j in recent]
         chosen = job_id if job_id in {j.id for j in recent} else (recent[0].id if recent else None)
         job = next((j for j in recent if j.id == chosen), None)
-        return _rows(recent), gr.Dropdown(choices=choices, value=chosen), _figure(job)
+        return job_rows(recent), gr.Dropdown(choices=choices, value=chosen), _figure(job)
 
     def train_now(chosen_mode: str, request: gr.Request):
         username = current_user(request)
@@ -64,7 +66,8 @@ def build(manager: ModelManager) -> None:
             return f"⚠️ {err}", *refresh(job_id)
         text = {
             "cancelled": f"Job {job_id} cancelled before it started.",
-            "running": f"Job {job_id} stops at the end of its current epoch.",
+            "running": f"Job {job_id} stops at the end of its current epoch "
+            "(at once if it still waits for the device).",
         }.get(status, f"Job {job_id} is already {status}.")
         return text, *refresh(job_id)
 
@@ -73,14 +76,17 @@ def build(manager: ModelManager) -> None:
     cancel.click(cancel_job, [selected], [message, *outputs], api_name="cancel_job")
     timer.tick(refresh, [selected], outputs, api_name="training_status", show_progress="hidden")
     selected.input(refresh, [selected], outputs, show_progress="hidden")
+    return timer
 
 
-def _rows(recent: list[JobView]) -> list[list]:
-    return [
-        [j.id, j.status, j.mode, j.trigger, j.requested_by, f"{j.created_at:%Y-%m-%d %H:%M:%S}",
-         j.device or "", j.worker or "", len(j.progress), j.result_version or "", j.error or ""]
-        for j in recent
-    ]  # fmt: skip
+def poll_while_shown(tabs: gr.Tabs, timer: gr.Timer) -> None:
+    """Tick `timer` only while the Training tab is the one selected: every open browser tab
+    would otherwise query the jobs every `POLL_SECONDS`, seen or not."""
+
+    def toggle(evt: gr.SelectData) -> gr.Timer:
+        return gr.Timer(active=evt.value == TAB_LABEL)
+
+    tabs.select(toggle, None, timer, api_name="training_tab_shown", show_progress="hidden")
 
 
 def _figure(job: JobView | None) -> go.Figure:
