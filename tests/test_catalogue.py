@@ -138,7 +138,11 @@ FORMULAS = [
 def _export_record(external_id: str, text: str):
     from mmgui.data.catalogue import ExportRecord
 
-    return ExportRecord(external_id, text, text, None, None, None, "new", text, None, text, [], {})
+    return ExportRecord(
+        external_id=external_id, title=text, overview=text, poster=None, poster_key=None,
+        genres=None, original_genres=None, status="new", reviewed_by=text, reviewed_at=None,
+        model_version=text, predicted=[], genre_probs={}, comment=text,
+    )  # fmt: skip
 
 
 def test_a_csv_export_has_no_cell_a_spreadsheet_would_run(tmp_path: Path) -> None:
@@ -150,7 +154,7 @@ def test_a_csv_export_has_no_cell_a_spreadsheet_would_run(tmp_path: Path) -> Non
     write_export([_export_record(f"-{i}", t) for i, t in enumerate(FORMULAS)], "csv", out)
     with open(out, newline="", encoding="utf-8") as handle:
         cells = [cell for row in csv.reader(handle) for cell in row]
-    assert len(cells) == 11 * 10  # the header and every record, all their columns
+    assert len(cells) == 11 * 11  # the header and every record, all their columns
     assert [c for c in cells if c.startswith(FORMULA_STARTS)] == []
     assert '\'=HYPERLINK("http://evil","x")' in cells and "'-0" in cells
 

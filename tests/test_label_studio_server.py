@@ -171,7 +171,7 @@ def test_our_export_goes_through_label_studio_and_back(
         assert code == 200, content[:500]
         exported = tmp_path / f"export-{export_type}.json"
         exported.write_bytes(content)
-        report = read_catalogue(exported, label_studio=back)
+        report = read_catalogue(exported, media_dir=store.media.root, label_studio=back)
         assert not report.bad and not report.notices and len(report.rows) == 12
         fresh = ReviewStore(f"sqlite:///{tmp_path / export_type}.db", tmp_path / export_type)
         upsert_items(fresh, report.rows, source=str(exported))

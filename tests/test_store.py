@@ -4,6 +4,7 @@ order is checkable; the model-in-the-loop path is in test_review_service.py."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import threading
@@ -286,3 +287,21 @@ def test_export_of_the_reviewed_items_only(store: ReviewStore, tmp_path: Path) -
     records = list(export_records(store, status="reviewed"))
     assert [(r.external_id, r.reviewed_by, r.genres) for r in records] == [("a", "ana", ["Comedy"])]
     assert records[0].model_version == "v1" and records[0].genre_probs["Comedy"] == 0.9
+
+
+def test_a_comment_is_kept_with_its_decision_and_exported(
+    store: ReviewStore, tmp_path: Path
+) -> None:
+    ids = seed(store)
+    seen = store.item(ids["a"])
+    store.decide(seen.id, "ana", ["Comedy"], seen.version, comment="  poster is a remake  ")
+    later = store.item(ids["a"])
+    store.decide(later.id, "bob", ["Comedy", "Drama"], later.version)  # no comment this time
+    item = store.item(ids["a"])
+    assert [d.comment for d in item.history] == [None, "poster is a remake"]
+    (record,) = [r for r in export_records(store) if r.external_id == "a"]
+    assert record.comment == "poster is a remake" and record.reviewed_by == "bob"
+    write_export(export_records(store), "csv", tmp_path / "out.csv")
+    with open(tmp_path / "out.csv", newline="") as handle:
+        rows = {r["external_id"]: r for r in csv.DictReader(handle)}
+    assert rows["a"]["comment"] == "poster is a remake" and rows["b"]["comment"] == ""

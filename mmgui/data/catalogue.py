@@ -42,7 +42,7 @@ GENRE_SEPARATORS = re.compile(r"\s*[|;,]\s*")
 EXPORT_FORMATS = ("csv", "json", "labelstudio")
 CSV_COLUMNS = (
     "external_id", "title", "overview", "poster", "genres", "original_genres", "status",
-    "reviewed_by", "reviewed_at", "model_version",
+    "reviewed_by", "reviewed_at", "model_version", "comment",
 )  # fmt: skip
 # Cells a spreadsheet reads as a formula (OWASP's list); exported CSV cells get a leading "'".
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -103,6 +103,7 @@ class ExportRecord:
     model_version: str | None
     predicted: list[str]  # the latest prediction's tags
     genre_probs: dict[str, float]  # the latest prediction ({} if none)
+    comment: str | None = None  # the latest comment an editor left with a decision
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -319,7 +320,7 @@ def _poster_problem(poster: Path, max_pixels: int | None, protected: ProtectedFi
     try:
         load_image(poster, max_pixels)
     except MmguiError as err:
-        return str(err).removeprefix(f"{poster}: ")
+        return str(err).removeprefix(f"{poster.name}: ")  # the loader names the file too
     return None
 
 

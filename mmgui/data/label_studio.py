@@ -145,6 +145,7 @@ def label_studio_task(record: ExportRecord, options: LabelStudioExport) -> dict:
             "status": record.status,
             "reviewed_by": record.reviewed_by,
             "reviewed_at": record.reviewed_at,
+            "comment": record.comment,
             "reviewed_genres": record.genres if reviewed else None,
             "original_genres": record.original_genres,
         }

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from mmgui.data.catalogue import CatalogueRow, ExportRecord
 from mmgui.data.kaggle import MovieRecord
@@ -182,17 +182,26 @@ def export_records(
         .group_by(Decision.item_id)
         .subquery()
     )
+    noted = (  # the latest decision that carries a comment
+        select(Decision.item_id, func.max(Decision.id).label("decision_id"))
+        .where(Decision.comment.is_not(None))
+        .group_by(Decision.item_id)
+        .subquery()
+    )
+    commented = aliased(Decision)
     query = (
         select(Item, Prediction.model_version, Prediction.probs, Decision.username,
-               Decision.created_at)
+               Decision.created_at, commented.comment)
         .outerjoin(Prediction, Prediction.id == Item.prediction_id)
         .outerjoin(last, last.c.item_id == Item.id)
         .outerjoin(Decision, Decision.id == last.c.decision_id)
+        .outerjoin(noted, noted.c.item_id == Item.id)
+        .outerjoin(commented, commented.id == noted.c.decision_id)
         .order_by(Item.id)
     )  # fmt: skip
     query = store.filtered(query, status, genre)
     with store.sessions() as session:
-        for item, version, probs, username, at in session.execute(
+        for item, version, probs, username, at, comment in session.execute(
             query.execution_options(yield_per=2000)
         ):
             yield ExportRecord(
@@ -211,6 +220,7 @@ def export_records(
                 model_version=version,
                 predicted=genres_of_mask(item.predicted_mask),
                 genre_probs=dict(zip(GENRES, probs, strict=True)) if probs else {},
+                comment=comment,
             )
 
 
