@@ -180,6 +180,7 @@ def test_the_model_line_follows_the_served_version(
     import json
 
     from mmgui.config import Settings
+    from mmgui.serve.review import ReviewService
     from mmgui.serve.studio import Studio
     from mmgui.ui.app import build_app, launch_options
 
@@ -195,14 +196,15 @@ def test_the_model_line_follows_the_served_version(
         db_url=f"sqlite:///{tmp_path / 'queue.db'}",
         media_dir=tmp_path / "media",
     )
-    studio = Studio(settings)
-    app = build_app(studio)
+    review = ReviewService.open(Studio(settings))
+    app = build_app(review.studio, review)
     app.launch(**{**launch_options(settings), "server_port": None}, prevent_thread_lock=True)
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 1200})
         page.goto(app.local_url)
         page.get_by_text("Serving default").wait_for(timeout=30_000)
-        studio.use_version(promoted)  # what a promotion does to the serving studio
+        review.manager.versions.register("v0001", "v0001", {}, parent="default")
+        review.manager.promote("v0001", "local")  # what the Models tab's Promote does
         page.reload()
         page.get_by_text("Serving v0001").wait_for(timeout=30_000)
         assert page.get_by_text("Serving default").count() == 0
