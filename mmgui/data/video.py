@@ -3,11 +3,12 @@
 A clip is read with PyAV (the ffmpeg libraries inside the `av` wheel). Untrusted uploads are
 refused with an `MmguiError` that says what and why: not a video, an image, too long (any
 track: a short video may carry hours of audio), too large a frame, truncated, or no decodable
-frame. Decoding honours the display-matrix rotation (as ffmpeg and players do). Frames are sampled at a reduced rate (`clip_frames_per_segment`
-per segment) and scaled down (`clip_max_side`); each segment also keeps one larger keyframe
-(`clip_keyframe_side`), the sampled frame nearest its middle, for genres and Grad-CAM. The
-audio track is mixed to mono float32 at `clip_audio_rate` and decoded up to the video's end,
-no further; a clip without one still works.
+frame. Decoding honours the display-matrix rotation (as ffmpeg and players do). Frames are
+sampled at a reduced rate (`clip_frames_per_segment` per segment) and scaled down
+(`clip_max_side`); each segment also keeps one larger keyframe (`clip_keyframe_side`), the
+sampled frame nearest its middle, for genres and Grad-CAM. The audio track is mixed to mono
+float32 at `clip_audio_rate` and decoded up to the video's end, no further; a clip without one
+still works.
 """
 
 from __future__ import annotations
