@@ -37,6 +37,10 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda
     # Images: refuse anything above this many pixels before decoding (decompression bombs).
     max_image_pixels: int = 40_000_000
+    # ... and above this many bytes once decoded (pixels × channels × bytes per channel, from
+    # the header): as much as an 8-bit RGB image at the pixel limit, so wider modes (RGBA,
+    # 32-bit grey) must be smaller.
+    max_image_bytes: int = 120_000_000
     max_upload_mb: float = 50.0
     # Text: overviews longer than this are truncated (with a notice).
     max_overview_chars: int = 5_000
