@@ -46,6 +46,9 @@ class Settings:
     max_overview_chars: int = 5_000
     # Explanations: Grad-CAM maps for at most this many predicted genres (plus picked ones).
     cam_genres: int = 3
+    # Word weights score at most this many words, the overview's first: each costs one pass
+    # of the text encoder, so this bounds an explanation's time (about 1 s at 40 on 2 cores).
+    explain_max_words: int = 40
     threads: int = 0  # 0: let torch / onnxruntime decide
     # Review queue: items per queue page, items per prediction batch at import.
     queue_page_size: int = 50

@@ -53,6 +53,8 @@ def build(studio: Studio) -> None:
             )
         except MmguiError as err:
             raise gr.Error(str(err)) from err
+        for notice in explanation.notices:
+            gr.Info(notice)
         gallery = [(view.overlay, view.caption) for view in explanation.cams]
         words = [(f"{word} ", weight) for word, weight in explanation.words] or None
         return gallery, words
@@ -64,8 +66,15 @@ def build(studio: Studio) -> None:
         )
 
     inputs = [poster, title, overview]
+    # Each event has its own queue, so /predict never waits behind an explanation; explanations
+    # run one at a time (on a 2-core CPU two at once only take twice as long each).
     button.click(predict, inputs, [tags, probs], api_name="predict").then(
-        explain, [*inputs, method, extra], [cams, words], api_name="explain"
+        explain,
+        [*inputs, method, extra],
+        [cams, words],
+        api_name="explain",
+        concurrency_limit=1,
+        concurrency_id="explain",
     )
     examples = demo_examples()
     gr.Examples(
