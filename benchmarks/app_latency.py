@@ -11,6 +11,7 @@ picked genres; plus the word weights) over the demo assets, and /explain again w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -117,7 +118,8 @@ def main() -> None:
     try:
         timings = time_calls(Client(app.local_url, verbose=False), studio, args.calls)
     finally:
-        app.close()
+        with contextlib.redirect_stdout(sys.stderr):  # its "Closing server" line is not JSON
+            app.close()
     result = {
         "benchmark": "app_latency",
         "model_version": studio.predictor.name,
