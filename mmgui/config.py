@@ -47,7 +47,8 @@ class Settings:
     # Explanations: Grad-CAM maps for at most this many predicted genres (plus picked ones).
     cam_genres: int = 3
     # Word weights score at most this many words, the overview's first: each costs one pass
-    # of the text encoder, so this bounds an explanation's time (about 1 s at 40 on 2 cores).
+    # of the text encoder over them, so this bounds an explanation's time (40: a few tenths
+    # of a second on 2 cores; 150 took several seconds).
     explain_max_words: int = 40
     threads: int = 0  # 0: let torch / onnxruntime decide
     # Review queue: items per queue page, items per prediction batch at import.

@@ -40,7 +40,7 @@ def word_weights(
     words = (overview or "").split()[:limit]
     if not words:
         raise MmguiError("the overview is empty: there are no words to weigh")
-    texts = occluded_texts(words, title)
+    texts = _occluded_texts(words, title)
     overview_features = np.concatenate(
         [
             engine.overview_features(texts[start : start + ENCODER_BATCH])
@@ -56,7 +56,7 @@ def word_weights(
     return [(word, float(probs[0] - probs[i + 1])) for i, word in enumerate(words)]
 
 
-def occluded_texts(words: list[str], title: str | None) -> list[str]:
+def _occluded_texts(words: list[str], title: str | None) -> list[str]:
     """The encoder texts: all `words` first, then each with one word left out ("" when nothing
     is left, which the head reads as no overview)."""
     texts = [encoder_text(" ".join(words), title).text]
