@@ -42,11 +42,19 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda
     # Images: refuse anything above this many pixels before decoding (decompression bombs).
     max_image_pixels: int = 40_000_000
+    # ... and above this many bytes once decoded (pixels × channels × bytes per channel, from
+    # the header): as much as an 8-bit RGB image at the pixel limit, so wider modes (RGBA,
+    # 32-bit grey) must be smaller.
+    max_image_bytes: int = 120_000_000
     max_upload_mb: float = 50.0
     # Text: overviews longer than this are truncated (with a notice).
     max_overview_chars: int = 5_000
     # Explanations: Grad-CAM maps for at most this many predicted genres (plus picked ones).
     cam_genres: int = 3
+    # Word weights score at most this many words, the overview's first: each costs one pass
+    # of the text encoder over them, so this bounds an explanation's time (40: a few tenths
+    # of a second on 2 cores; 150 took several seconds).
+    explain_max_words: int = 40
     threads: int = 0  # 0: let torch / onnxruntime decide
     # Review queue: items per queue page, items per prediction batch at import.
     queue_page_size: int = 50

@@ -6,6 +6,7 @@ import io
 import re
 import struct
 import time
+import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from PIL import Image
 
 from mmgui.data.image import (
     MIN_IMAGE_SIDE,
+    decoded_bytes,
     load_image,
     preprocess,
     preprocess_batch,
@@ -36,14 +38,15 @@ def close_to(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int 
     return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A valid PNG header claiming `width`×`height`, with no pixel data behind it."""
+def png_header_only(width: int, height: int, colour_type: int = 2, depth: int = 8) -> bytes:
+    """A valid PNG header claiming `width`×`height` (RGB unless `colour_type` says otherwise),
+    with no pixel data behind it."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
@@ -232,6 +235,60 @@ def test_default_limit_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(MmguiError, match=re.escape("100×100 = 0.0 MP, above the 0.001 MP limit")):
         load_image(data.getvalue())
     assert load_image(data.getvalue(), max_pixels=10_000).size == (100, 100)
+
+
+@pytest.mark.parametrize(
+    ("colour_type", "depth", "mode"),
+    [(6, 16, "RGBA"), (6, 8, "RGBA"), (4, 8, "LA")],  # 4, 4 and 2 bytes a pixel decoded
+)
+def test_wide_modes_are_refused_by_decoded_bytes_from_the_header(
+    colour_type: int, depth: int, mode: str
+) -> None:
+    header = png_header_only(100, 100, colour_type, depth)
+    with pytest.raises(MmguiError, match=re.escape(f"100×100 {mode}, ")):
+        load_image(header, max_pixels=10_000, max_bytes=19_999)
+
+
+def test_the_byte_limit_passes_what_fits(tmp_path: Path) -> None:
+    rgb_header = png_header_only(100, 100)  # 30,000 bytes decoded: passes, then has no pixels
+    with pytest.raises(MmguiError, match="truncated or corrupt"):
+        load_image(rgb_header, max_bytes=30_000)
+    deep = save(Image.fromarray(np.full((100, 100), 300, np.uint16)), tmp_path / "deep.png")
+    with Image.open(deep) as stored:
+        assert decoded_bytes(stored) == 20_000
+    assert load_image(deep, max_bytes=20_000).size == (100, 100)
+
+
+def test_default_byte_limit_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMGUI_MAX_IMAGE_BYTES", "30000")
+    rgba, rgb = io.BytesIO(), io.BytesIO()
+    Image.new("RGBA", (100, 100), (*RED, 128)).save(rgba, "PNG")
+    Image.new("RGB", (100, 100), RED).save(rgb, "PNG")
+    with pytest.raises(MmguiError, match=re.escape("0.04 MB once decoded, above the 0.03 MB")):
+        load_image(rgba.getvalue())
+    assert load_image(rgb.getvalue()).size == (100, 100)
+
+
+def test_flattening_alpha_makes_no_third_full_size_image(tmp_path: Path) -> None:
+    path = save(Image.new("RGBA", (300, 200), (*RED, 128)), tmp_path / "clear.png")
+    before = Image.core.get_stats()["new_count"]
+    poster = load_image(path)
+    assert Image.core.get_stats()["new_count"] - before <= 2  # the decoded image, the result
+    assert poster.mode == "RGB"
+
+
+def test_16_bit_grey_is_scaled_without_a_full_size_float_copy(tmp_path: Path) -> None:
+    levels = np.tile(np.arange(2000, dtype=np.uint16) * 32, (2000, 1))
+    path = save(Image.fromarray(levels), tmp_path / "deep.png")
+    tracemalloc.start()
+    try:
+        poster = load_image(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= 2 * levels.nbytes  # a float64 copy alone would be 4 × the decoded bytes
+    expected = np.round(levels / 257.0).astype(np.uint8)
+    np.testing.assert_array_equal(np.asarray(poster)[..., 0], expected)
 
 
 @pytest.mark.parametrize("size", [(MIN_IMAGE_SIDE - 1, 100), (100, 1)])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -108,7 +110,6 @@ def test_a_clip_cut_short_is_analysed_up_to_the_cut_with_a_notice(tmp_path: Path
 
 def test_an_audio_file_is_refused_as_such(tmp_path: Path) -> None:
     import av
-    import numpy as np
 
     from tests.clip_fixtures import AUDIO_RATE, write_audio
 
@@ -118,3 +119,28 @@ def test_an_audio_file_is_refused_as_such(tmp_path: Path) -> None:
         write_audio(container, sound, np.zeros(AUDIO_RATE))
     with pytest.raises(MmguiError, match="this is an audio file with no video track"):
         load_clip(song)
+
+
+def _short_video_long_audio(path: Path, video_s: int, audio_s: int) -> Path:
+    from tests.clip_fixtures import AUDIO_RATE, FPS, SIZE, write_clip
+
+    width, height = SIZE
+    frames = [
+        np.full((height, width, 3), 10 * i % 255, dtype=np.uint8) for i in range(video_s * FPS)
+    ]
+    return write_clip(path, frames, np.zeros(audio_s * AUDIO_RATE, dtype=np.float32))
+
+
+def test_the_duration_limit_applies_to_the_audio_track_too(tmp_path: Path) -> None:
+    clip_path = _short_video_long_audio(tmp_path / "long-audio.mp4", video_s=2, audio_s=8)
+    with pytest.raises(MmguiError, match="audio track is 8 s long, above the 5 s limit"):
+        load_clip(clip_path, Settings.load(clip_max_duration_s=5))
+
+
+@pytest.mark.parametrize("suffix", ["mp4", "mkv"])
+def test_audio_is_decoded_up_to_the_video_end_only(tmp_path: Path, suffix: str) -> None:
+    clip_path = _short_video_long_audio(tmp_path / f"long-audio.{suffix}", video_s=2, audio_s=8)
+    clip = load_clip(clip_path)
+    rate = clip.audio_rate
+    assert clip.duration < 2.5
+    assert (clip.duration - 0.1) * rate <= clip.audio.size <= math.ceil(clip.duration * rate)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageMode, ImageOps
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
@@ -37,25 +37,38 @@ POSTER_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 _PIL_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
+# 16-bit and float grey is scaled to 8 bits this many pixels at a time, so the float64 work
+# stays a few MB whatever the image's size.
+_STRIP_PIXELS = 1 << 18
 
-def load_image(source: ImageSource, max_pixels: int | None = None) -> Image.Image:
+
+def load_image(
+    source: ImageSource, max_pixels: int | None = None, max_bytes: int | None = None
+) -> Image.Image:
     """Read a poster as a fully decoded, upright 8-bit RGB image.
 
     `source` is a path, the file's bytes, or a binary file object. Transparency is flattened
     onto white, 16-bit and float images are scaled (not clipped) to 8 bits, the EXIF
-    orientation is applied and animations give their first frame. The pixel count is checked
-    against `max_pixels` (default `Settings.max_image_pixels`) from the header, before any
-    pixel is decoded. Every problem with the input raises `MmguiError`.
+    orientation is applied and animations give their first frame. The pixel count and the
+    bytes the decoded image will take (its mode's channels × bytes per channel × pixels) are
+    checked against `max_pixels` and `max_bytes` (defaults `Settings.max_image_pixels` and
+    `Settings.max_image_bytes`) from the header, before any pixel is decoded; the conversion
+    to RGB then holds at most one more full-size image beside the decoded one and the result.
+    Every problem with the input raises `MmguiError`.
     """
-    limit = Settings.load().max_image_pixels if max_pixels is None else max_pixels
+    settings = Settings.load()
+    limit = settings.max_image_pixels if max_pixels is None else max_pixels
+    byte_limit = settings.max_image_bytes if max_bytes is None else max_bytes
     label = _label(source)
     with _open(source, label, limit) as image:
         _check_size(image, label, limit)
+        _check_bytes(image, label, byte_limit)
         try:
             image.load()
         except (OSError, SyntaxError) as err:
             raise MmguiError(f"{label}: the image file is truncated or corrupt ({err})") from err
-        return _to_rgb(ImageOps.exif_transpose(image))
+        ImageOps.exif_transpose(image, in_place=True)
+        return _to_rgb(image)
 
 
 def preprocess(image: Image.Image, size: int | tuple[int, int]) -> np.ndarray:
@@ -136,6 +149,24 @@ def _check_size(image: Image.Image, label: str, limit: int) -> None:
         )
 
 
+def decoded_bytes(image: Image.Image) -> int:
+    """Bytes of the decoded pixels, from the header's mode and size alone: a 16-bit grey image
+    takes twice, an RGBA one four times the bytes of an 8-bit grey one of the same size."""
+    mode = ImageMode.getmode(image.mode)
+    width, height = image.size
+    return width * height * len(mode.bands) * np.dtype(mode.typestr).itemsize
+
+
+def _check_bytes(image: Image.Image, label: str, limit: int) -> None:
+    size = decoded_bytes(image)
+    if size > limit:
+        width, height = image.size
+        raise MmguiError(
+            f"{label}: image is {width}×{height} {image.mode}, {size / 1e6:.4g} MB once "
+            f"decoded, above the {limit / 1e6:.4g} MB limit; save it smaller or as 8-bit RGB"
+        )
+
+
 def _pil_bomb_reason(err: Exception, limit: int) -> str:
     found = _PIL_BOMB_PIXELS.search(str(err))
     size = f"{int(found.group(1)) / 1e6:.1f} MP" if found else "too large to decode safely"
@@ -183,25 +214,47 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """An 8-bit RGB copy: alpha composited on white, 16-bit and float grey scaled to 8 bits."""
+    """An 8-bit RGB copy: alpha composited on white, 16-bit and float grey scaled to 8 bits.
+
+    Alpha is flattened by pasting through itself onto a white RGB image, so an RGBA image
+    costs the decoded image and the result, no third full-size copy."""
     if image.getbands() in (("I",), ("F",)):
-        return Image.fromarray(_grey_to_8bit(np.asarray(image))).convert("RGB")
+        return Image.fromarray(_grey_to_8bit(image)).convert("RGB")
     if image.has_transparency_data:
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba)
+        return flat
     return image.convert("RGB")
 
 
-def _grey_to_8bit(grey: np.ndarray) -> np.ndarray:
-    """Integer grey is taken as 16-bit (0..65535); float grey as 0..1, else its own range."""
-    if grey.dtype.kind == "f":
-        values = np.nan_to_num(grey.astype(np.float64))
-        low, high = float(values.min()), float(values.max())
+def _grey_to_8bit(image: Image.Image) -> np.ndarray:
+    """Integer grey is taken as 16-bit (0..65535); float grey as 0..1, else its own range.
+
+    Worked in strips of rows, so no full-size float64 copy is ever made."""
+    width, height = image.size
+    rows = max(1, _STRIP_PIXELS // width)
+    boxes = [(0, top, width, min(height, top + rows)) for top in range(0, height, rows)]
+    grey = np.empty((height, width), dtype=np.uint8)
+    if image.mode != "F":
+        for box in boxes:
+            strip = np.asarray(image.crop(box))
+            grey[box[1] : box[3]] = np.round(np.clip(strip, 0, 65535) / 257.0)
+        return grey
+
+    def floats(box: tuple[int, int, int, int]) -> np.ndarray:
+        return np.nan_to_num(np.asarray(image.crop(box)).astype(np.float64))
+
+    low, high = np.inf, -np.inf
+    for box in boxes:
+        values = floats(box)
+        low, high = min(low, float(values.min())), max(high, float(values.max()))
+    for box in boxes:
+        values = floats(box)
         if low < 0.0 or high > 1.0:
             values = (values - low) / (high - low or 1.0)
-        return np.round(values * 255.0).astype(np.uint8)
-    return np.round(np.clip(grey, 0, 65535) / 257.0).astype(np.uint8)
+        grey[box[1] : box[3]] = np.round(values * 255.0)
+    return grey
 
 
 def _resize_and_crop(image: Image.Image, size: int) -> Image.Image:

@@ -1,12 +1,14 @@
 """Clip decoding: sampled frames and the audio track, cut into segments.
 
 A clip is read with PyAV (the ffmpeg libraries inside the `av` wheel). Untrusted uploads are
-refused with an `MmguiError` that says what and why: not a video, an image, too long, too
-large a frame, truncated, or no decodable frame. Decoding honours the display-matrix rotation
-(as ffmpeg and players do). Frames are sampled at a reduced rate (`clip_frames_per_segment`
-per segment) and scaled down (`clip_max_side`); each segment also keeps one larger keyframe
-(`clip_keyframe_side`), the sampled frame nearest its middle, for genres and Grad-CAM. The
-audio track is mixed to mono float32 at `clip_audio_rate`; a clip without one still works.
+refused with an `MmguiError` that says what and why: not a video, an image, too long (any
+track: a short video may carry hours of audio), too large a frame, truncated, or no decodable
+frame. Decoding honours the display-matrix rotation (as ffmpeg and players do). Frames are
+sampled at a reduced rate (`clip_frames_per_segment` per segment) and scaled down
+(`clip_max_side`); each segment also keeps one larger keyframe (`clip_keyframe_side`), the
+sampled frame nearest its middle, for genres and Grad-CAM. The audio track is mixed to mono
+float32 at `clip_audio_rate` and decoded up to the video's end, no further; a clip without one
+still works.
 """
 
 from __future__ import annotations
@@ -69,16 +71,17 @@ def load_clip(path: str | Path, settings: Settings | None = None) -> Clip:
     with container:
         stream = _video_stream(container, path)
         declared = _declared_duration(container, stream)
-        _check_limits(stream, declared, path, settings)
+        _check_limits(container, stream, declared, path, settings)
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
         samples, video_notices = _decode_frames(container, stream, fps, path, settings)
-    audio, audio_notices = _decode_audio(path, settings.clip_audio_rate)
     last = samples[-1].time
     duration = max(declared or 0.0, last + (1.0 / fps if fps else 0.0))
-    notices = [*video_notices, *audio_notices]
+    notices = list(video_notices)
     if declared and last + settings.clip_segment_s < declared:
         notices.append(f"the video stops at {last:.1f} s of a declared {declared:.1f} s")
         duration = last + (1.0 / fps if fps else 0.0)
+    audio, audio_notices = _decode_audio(path, settings.clip_audio_rate, duration)
+    notices.extend(audio_notices)
     segments = _cut(samples, duration, settings)
     return Clip(duration, fps, segments, audio, settings.clip_audio_rate, tuple(notices))
 
@@ -142,11 +145,23 @@ def _declared_duration(container: av.container.InputContainer, stream: av.VideoS
     return 0.0
 
 
-def _check_limits(stream: av.VideoStream, declared: float, path: Path, settings: Settings) -> None:
+def _check_limits(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    declared: float,
+    path: Path,
+    settings: Settings,
+) -> None:
     limit = settings.clip_max_duration_s
     if declared > limit:
         raise MmguiError(
             f"{path.name}: the clip is {declared:.0f} s long, above the {limit:.0f} s limit; "
+            "cut it shorter"
+        )
+    kind, seconds = _longest_track(container)
+    if seconds > limit:
+        raise MmguiError(
+            f"{path}: its {kind} track is {seconds:.0f} s long, above the {limit:.0f} s limit; "
             "cut it shorter"
         )
     width, height = stream.codec_context.width, stream.codec_context.height
@@ -155,6 +170,19 @@ def _check_limits(stream: av.VideoStream, declared: float, path: Path, settings:
             f"{path.name}: frames are {width}×{height}, above the "
             f"{settings.clip_max_pixels / 1e6:.1f} MP limit"
         )
+
+
+def _longest_track(container: av.container.InputContainer) -> tuple[str, float]:
+    """The kind and declared seconds of the longest stream of any kind (a short video can
+    carry hours of audio); the container's own duration counts where streams declare none."""
+    tracks = [
+        (stream.type, float(stream.duration * stream.time_base))
+        for stream in container.streams
+        if stream.duration is not None and stream.time_base is not None
+    ]
+    if container.duration is not None:
+        tracks.append(("longest", container.duration / av.time_base))
+    return max(tracks, key=lambda track: track[1], default=("", 0.0))
 
 
 @dataclass
@@ -274,24 +302,33 @@ def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
-def _decode_audio(path: Path, rate: int) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The first audio track as mono float32 at `rate` Hz; empty (with a notice) if none."""
+def _decode_audio(path: Path, rate: int, until: float) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The first audio track as mono float32 at `rate` Hz, its first `until` seconds only (the
+    video's end: audio past it is never decoded); empty (with a notice) if none."""
     empty = np.zeros(0, dtype=np.float32)
+    wanted = math.ceil(until * rate)
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.audio:
                 return empty, (NO_AUDIO,)
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-            chunks = []
+            chunks: list[np.ndarray] = []
+            decoded = 0
             for frame in container.decode(stream):
-                chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-            chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+                for resampled in resampler.resample(frame):
+                    chunks.append(resampled.to_ndarray().reshape(-1))
+                    decoded += len(chunks[-1])
+                if decoded >= wanted:
+                    break
+            else:
+                chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
     except av.FFmpegError as err:
         return empty, (f"the audio track could not be decoded ({_reason(err)}); picture only",)
     if not chunks:
         return empty, ("the audio track is empty: the emotion line uses the picture only",)
-    return np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32), ()
+    audio = np.concatenate(chunks)[:wanted]
+    return np.clip(audio, -1.0, 1.0, out=audio).astype(np.float32, copy=False), ()
 
 
 def _reason(err: Exception) -> str:

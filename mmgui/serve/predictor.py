@@ -175,6 +175,7 @@ class GenrePredictor:
         posters: list[np.ndarray | None] = []
         texts: list[str | None] = []
         notices: list[tuple[str, ...]] = []
+        settings = self.settings
         for item in items:
             has_text = bool((item.overview or "").strip() or (item.title or "").strip())
             if item.poster is None and not has_text:
@@ -182,10 +183,10 @@ class GenrePredictor:
             if item.poster is None:
                 posters.append(None)
             else:
-                image = load_image(item.poster, self.settings.max_image_pixels)
+                image = load_image(item.poster, settings.max_image_pixels, settings.max_image_bytes)
                 posters.append(preprocess_batch([image], self.engine.poster_size)[0])
             if has_text:
-                text = encoder_text(item.overview, item.title, self.settings.max_overview_chars)
+                text = encoder_text(item.overview, item.title, settings.max_overview_chars)
                 texts.append(text.text)
                 notices.append(text.notices)
             else:

@@ -45,6 +45,7 @@ class Explanation:
     top_genre: str
     cams: list[CamView]
     words: list[tuple[str, float]]  # (word, weight scaled to [-1, 1]) for `top_genre`
+    notices: tuple[str, ...] = ()  # e.g. that only the overview's first words were scored
 
 
 class Studio:
@@ -53,6 +54,9 @@ class Studio:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        # Grad-CAM hooks the shared torch copy's layers: two maps at once would mix their
+        # activations, so CAM requests from any tab take turns (ONNX requests do not wait).
+        self._cam_lock = threading.Lock()
         self._version_dir = settings.default_model_dir
         self._predictor: GenrePredictor | None = None
         self._torch_copy = None
@@ -112,7 +116,8 @@ class Studio:
             with self._lock:
                 if self._predictor is predictor and self._torch_copy is None:
                     self._torch_copy = copy
-        cams = genre_cams(copy, poster, genres, overview, title, method=method)
+        with self._cam_lock:
+            cams = genre_cams(copy, poster, genres, overview, title, method=method)
         thresholds = predictor.meta["thresholds"]
         return [CamView(c.genre, c.probability, thresholds[c.genre], c.overlay) for c in cams]
 
@@ -132,7 +137,8 @@ class Studio:
         extra_genres: list[str] | None = None,
     ) -> Explanation:
         """CAM maps for the top tags (at most `cam_genres`, else the top genre) and the picked
-        genres, and word weights for the first of them scaled to [-1, 1]."""
+        genres, and word weights for the first of them scaled to [-1, 1]; over the overview's
+        first `explain_max_words` words only, with a notice saying so when there are more."""
         prediction = self.predict(poster, overview, title)
         ranked = sorted(prediction.genre_probs, key=prediction.genre_probs.get, reverse=True)
         focus = prediction.tags[: self.settings.cam_genres] or ranked[:1]
@@ -141,11 +147,18 @@ class Studio:
             genres = list(dict.fromkeys([*focus, *(extra_genres or [])]))
             cams = self.poster_cams(poster, overview, title, genres, method)
         words: list[tuple[str, float]] = []
+        notices: tuple[str, ...] = ()
         if (overview or "").strip():
             weights = self.word_weights(overview, focus[0], title, poster)
             scale = max((abs(w) for _, w in weights), default=0.0) or 1.0
             words = [(word, weight / scale) for word, weight in weights]
-        return Explanation(focus[0], cams, words)
+            total = len(overview.split())
+            if len(words) < total:
+                notices = (
+                    f"word weights: only the overview's first {len(words)} of {total} words "
+                    "were scored, as a text of their own",
+                )
+        return Explanation(focus[0], cams, words, notices)
 
     # --- clips (issue 7) ---
     @property

@@ -86,9 +86,12 @@ def build(studio: Studio) -> None:
             )
         except MmguiError as err:
             raise gr.Error(str(err)) from err
+        for notice in explanation.notices:
+            gr.Info(notice)
         gallery = [(view.overlay, view.caption) for view in explanation.cams]
         weights = [(f"{word} ", weight) for word, weight in explanation.words] or None
         caption = f"**How each word moves {explanation.top_genre}** ({WORDS_LEGEND})"
+        caption += "".join(f"  \n_{notice}_" for notice in explanation.notices)
         return gallery, caption, weights
 
     def predict_and_explain(poster_path, title_text, overview_text):
@@ -100,8 +103,15 @@ def build(studio: Studio) -> None:
 
     inputs = [poster, title, overview]
     poster.change(show_preview, [poster], [preview], api_name=False, show_progress="hidden")
+    # Each event has its own queue, so /predict never waits behind an explanation; explanations
+    # run one at a time (on a 2-core CPU two at once only take twice as long each).
     button.click(predict, inputs, [tags, probs, model_line, figures], api_name="predict").then(
-        explain, [*inputs, method, extra], [cams, words_caption, words], api_name="explain"
+        explain,
+        [*inputs, method, extra],
+        [cams, words_caption, words],
+        api_name="explain",
+        concurrency_limit=1,
+        concurrency_id="explain",
     )
     examples = demo_examples()
     gr.Examples(
