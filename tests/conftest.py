@@ -8,6 +8,16 @@ from pathlib import Path
 
 import pytest
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KAGGLE_FIXTURE = FIXTURES / "kaggle"
 TINY_CONFIG = FIXTURES / "configs" / "tiny.json"
@@ -128,3 +138,18 @@ def tiny_settings(tiny_models: Path):
     from mmgui.config import Settings
 
     return Settings.load(models_dir=tiny_models, cache_dir=tiny_models.parent / "cache")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright (it cannot download a browser of its own here)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (README, install step)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,4 +1,5 @@
-"""The Predict tab in a real browser: Debian's Chromium driven by Playwright."""
+"""The studio in a real browser: Debian's Chromium driven by Playwright (the `browser`
+fixture is in conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,30 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.conftest import KAGGLE_FIXTURE
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 POSTER = KAGGLE_FIXTURE / "posters" / "tt0112817.jpg"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (README, install step)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_predict_shows_genres_and_a_cam_map(browser, studio_url: str, tmp_path: Path) -> None:

@@ -227,7 +227,7 @@ def test_a_job_waiting_for_the_device_can_be_cancelled(settings: Settings) -> No
         try:
             _until(lambda: jobs.get(job_id).waiting_for is not None)
             assert "pid" in jobs.get(job_id).waiting_for
-            review.manager.cancel(job_id)
+            review.manager.cancel(job_id, "ana")  # the job is hers
             _until(lambda: jobs.get(job_id).status == "cancelled")
         finally:
             stop.set()

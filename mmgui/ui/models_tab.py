@@ -22,8 +22,12 @@ def build(manager: ModelManager, shown: list) -> None:
     rollback_to = gr.State(None)
     with gr.Row():
         refresh_button = gr.Button("Refresh", size="sm")
-        rollback = gr.Button("Roll back to the previous version (admin)", variant="stop")
-        confirm_rollback = gr.Button("Confirm the rollback", variant="stop", visible=False)
+        rollback = gr.Button(
+            "Roll back to the previous version (admin)", variant="stop", elem_id="models-rollback"
+        )
+        confirm_rollback = gr.Button(
+            "Confirm the rollback", variant="stop", visible=False, elem_id="models-confirm-rollback"
+        )
     active = gr.Markdown(elem_id="models-active")
     versions = gr.Dataframe(headers=VERSION_COLUMNS, label="Versions", interactive=False)
     with gr.Row():

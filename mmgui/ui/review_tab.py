@@ -271,12 +271,13 @@ def _import_export(
                 label="Catalogue CSV or JSON, or a zip of one with its posters (or of a "
                 "Kaggle folder)",
                 file_types=[".csv", ".json", ".zip"],
+                elem_id="review-import-upload",
             )
             server_path = gr.Textbox(
                 label="…or a path on the server (Kaggle folder, poster folder, CSV, JSON)"
             )
-            run_import = gr.Button("Import (admin)")
-        import_message = gr.Markdown()
+            run_import = gr.Button("Import (admin)", elem_id="review-import")
+        import_message = gr.Markdown(elem_id="review-import-message")
         with gr.Row():
             fmt = gr.Radio(["csv", "json", "labelstudio"], value="csv", label="Format")
             scope = gr.Radio(["all", "reviewed", "current filter"], value="all", label="Items")

@@ -34,9 +34,11 @@ def build(manager: ModelManager) -> gr.Timer:
             info=no_gpu,
         )
         train = gr.Button("Train now", variant="primary", elem_id="train-now")
-        cancel = gr.Button("Cancel the selected job", variant="stop")
+        cancel = gr.Button("Cancel the selected job", variant="stop", elem_id="training-cancel")
     message = gr.Markdown(elem_id="training-message")
-    jobs = gr.Dataframe(headers=JOB_COLUMNS, label="Jobs (newest first)", interactive=False)
+    jobs = gr.Dataframe(
+        headers=JOB_COLUMNS, label="Jobs (newest first)", interactive=False, elem_id="training-jobs"
+    )
     selected = gr.Dropdown(label="Job", choices=[], interactive=True)
     curves = gr.Plot(label="Training curves")
     timer = gr.Timer(POLL_SECONDS, active=False)
