@@ -51,6 +51,9 @@ class Settings:
     max_overview_chars: int = 5_000
     # Explanations: Grad-CAM maps for at most this many predicted genres (plus picked ones).
     cam_genres: int = 3
+    # Review queue: the next item's maps start once the editor has stayed this long on an item
+    # (flying through the queue queues no maps for items already left behind).
+    cam_prefetch_settle_s: float = 0.4
     # Word weights score at most this many words, the overview's first: each costs one pass
     # of the text encoder over them, so this bounds an explanation's time (40: a few tenths
     # of a second on 2 cores; 150 took several seconds).

@@ -48,6 +48,7 @@ def test_review_one_item_with_the_keyboard(browser, studio_url: str, studio_sett
     page.locator("#review-load").click()
     page.locator("#review-position").get_by_text("in this view").wait_for(timeout=30_000)
     title = page.locator("#review-details h3").inner_text()
+    page.locator("#review-cams img").first.wait_for(timeout=60_000)  # the maps follow
     boxes = page.locator("#review-labels input[type=checkbox]")
     western = boxes.nth(17)  # key r
     was_checked = western.is_checked()

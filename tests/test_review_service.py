@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -304,3 +305,38 @@ def test_a_zip_upload_imports_its_posters(confined: ReviewService, tmp_path: Pat
     (entry,) = confined.store.queue(status="all")
     item = confined.item(entry.id)
     assert item.poster.is_file() and item.poster.is_relative_to(confined.store.media.root)
+
+
+def test_maps_wait_for_the_editor_to_settle_and_skip_items_left_behind(
+    review: ReviewService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmgui.serve.cam_prefetch import CamPrefetcher
+
+    review.import_catalogue(KAGGLE_FIXTURE)
+    items = [review.item(e.id) for e in review.store.queue(status="all", limit=50)]
+    items = [i for i in items if i.poster is not None and i.genre_probs]
+    computed: list[tuple[int, float]] = []
+    real = review.studio.poster_cams
+
+    def counted(poster, overview, title, genres, method="gradcam"):
+        computed.append((title, time.monotonic()))
+        return real(poster, overview, title, genres, method)
+
+    monkeypatch.setattr(review.studio, "poster_cams", counted)
+    window = 4
+    maps = CamPrefetcher(review.studio, settle_s=0.5, wanted_items=window)
+    first = items[0]
+    maps.shown(first.id)  # as ReviewService.current does: shown, then the next prefetched
+    shown_at = time.monotonic()
+    maps.prefetch(first)
+    assert maps.maps(first)  # computed, but only once the editor stayed on it
+    assert computed[0][0] == first.title and computed[0][1] - shown_at >= 0.45
+    # An editor flying past more items than the window holds: the early ones are dropped.
+    flown = items[1 : window + 4]
+    for item in flown:
+        maps.prefetch(item)
+    for item in flown[3:]:
+        maps.shown(item.id)
+    assert maps.maps(flown[-1])
+    titles = [title for title, _ in computed[1:]]
+    assert flown[0].title not in titles and flown[-1].title in titles

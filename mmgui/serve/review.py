@@ -13,9 +13,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,7 +24,9 @@ from mmgui.data.paths import resolve_source
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.auth import LOCAL_USER
+from mmgui.serve.cam_prefetch import CamPrefetcher
 from mmgui.serve.clip import ClipAnalysis, keyframe_png
+from mmgui.serve.cursor import QueueCursor
 from mmgui.serve.models import ModelManager
 from mmgui.serve.predictor import PredictInput
 from mmgui.serve.studio import CamView, Studio
@@ -95,10 +95,7 @@ class ReviewService:
         self.studio = studio
         self.store = store
         self.manager = manager
-        self._cams: OrderedDict[tuple[int, int, str], Future] = OrderedDict()
-        self._cam_lock = threading.Lock()
-        self._cam_items = cam_cache_items
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cam-prefetch")
+        self._maps = CamPrefetcher(studio, studio.settings.cam_prefetch_settle_s, cam_cache_items)
 
     # -- catalogue --------------------------------------------------------------------------
 
@@ -277,31 +274,12 @@ class ReviewService:
 
     def cams(self, item: ItemView) -> list[CamView]:
         """Grad-CAM maps of the item's top genres (computed once, maybe ahead of time)."""
-        return self._cam_future(item).result()
+        return self._maps.maps(item)
 
     def prefetch(self, item_id: int | None) -> None:
         """Start computing this item's maps in the background (the editor's next item)."""
         if item_id is not None:
-            self._cam_future(self.store.item(item_id))
-
-    def _cam_future(self, item: ItemView) -> Future:
-        key = (item.id, item.prediction_id or 0, self.studio.predictor.name)
-        with self._cam_lock:
-            future = self._cams.get(key)
-            if future is None:
-                future = self._pool.submit(self._compute_cams, item)
-                self._cams[key] = future
-                while len(self._cams) > self._cam_items:
-                    self._cams.popitem(last=False)
-            self._cams.move_to_end(key)
-        return future
-
-    def _compute_cams(self, item: ItemView) -> list[CamView]:
-        if item.poster is None or not item.genre_probs:
-            return []
-        ranked = sorted(item.genre_probs, key=item.genre_probs.get, reverse=True)
-        focus = item.predicted[: self.studio.settings.cam_genres] or ranked[:1]
-        return self.studio.poster_cams(item.poster, item.overview, item.title, focus)
+            self._maps.prefetch(self.store.item(item_id))
 
     # -- an editor's walk through the queue -------------------------------------------------
 
@@ -334,6 +312,7 @@ class ReviewService:
         cursor.shown_at = time.monotonic()
         if item is not None:
             upcoming = cursor.ids[cursor.pos + 1] if cursor.pos + 1 < len(cursor.ids) else None
+            self._maps.shown(item.id, upcoming)
             self.prefetch(upcoming)
         return item
 
@@ -398,36 +377,3 @@ class ReviewService:
             return False
         cursor.ids, cursor.pos, cursor.offset, cursor.left = [e.id for e in page], 0, offset, 0
         return True
-
-
-@dataclass
-class QueueCursor:
-    """Where one editor is in the queue: a page of item ids and a position on it."""
-
-    view: str
-    status: str
-    genre: str | None
-    search: str | None = None
-    ids: list[int] = field(default_factory=list)
-    pos: int = 0
-    offset: int = 0  # of the loaded page in the ordered queue
-    left: int = 0  # items of the page that left the filter (decided) since it was loaded
-    version: int | None = None  # of the item as last shown
-    shown_labels: list[str] = field(default_factory=list)  # the toggles it was shown with
-    shown_at: float = 0.0
-    opened_at: float = field(default_factory=time.monotonic)  # when the editor sat down
-    decided: dict[str, int] = field(default_factory=dict)  # recorded action → count, here
-
-    @property
-    def done(self) -> int:
-        """Items accepted or corrected since the queue was opened (skips are not done)."""
-        return self.decided.get("accept", 0) + self.decided.get("correct", 0)
-
-    @property
-    def per_minute(self) -> float:
-        minutes = (time.monotonic() - self.opened_at) / 60
-        return sum(self.decided.values()) / minutes if minutes > 0 else 0.0
-
-    @property
-    def item_id(self) -> int | None:
-        return self.ids[self.pos] if self.pos < len(self.ids) else None

@@ -14,7 +14,8 @@ from PIL import Image
 from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
-from mmgui.serve.review import QueueCursor, ReviewService
+from mmgui.serve.cursor import QueueCursor
+from mmgui.serve.review import ReviewService
 from mmgui.store.views import ItemView
 from mmgui.ui import review_view
 from mmgui.ui.users import current_user
@@ -85,20 +86,14 @@ def build(review: ReviewService) -> None:
         recent = gr.Dataframe(
             headers=review_view.RECENT_COLUMNS, label="Your recent decisions", interactive=False
         )
-    shown = [
-        cursor, drafts, position, poster, clip, details, labels, comment, cams, history, recent,
-        message,
-    ]  # fmt: skip
+    shown = [cursor, drafts, position, poster, clip, details, labels, comment, cams, message]
 
-    def show(
-        state: QueueCursor | None, kept: dict, username: str, note: str = "", typed: str = ""
-    ) -> tuple:
-        """Everything but the Grad-CAM maps, which follow in their own event (`maps`): the
-        next item is on screen at once and its maps arrive when ready."""
-        mine = review_view.recent_rows(review.recent(username))
+    def show(state: QueueCursor | None, kept: dict, note: str = "", typed: str = "") -> tuple:
+        """The item to decide on: what the editor needs at once. The history, their recent
+        decisions (`trail`) and the Grad-CAM maps (`maps`) follow in events of their own."""
         if state is None:
             return (None, kept, "", None, gr.Video(visible=False), "", gr.CheckboxGroup(value=[]),
-                    "", [], [], mine, note)  # fmt: skip
+                    "", [], note)  # fmt: skip
         item = review.current(state)
         where = review_view.progress_line(state, review.remaining(state))
         if item is None:
@@ -107,7 +102,7 @@ def build(review: ReviewService) -> None:
                 "(to try it: the server path `assets/catalogue.csv`, the 12 demo movies)."
             )
             return (state, kept, where, None, gr.Video(visible=False), done,
-                    gr.CheckboxGroup(value=[]), "", [], [], mine, note)  # fmt: skip
+                    gr.CheckboxGroup(value=[]), "", [], note)  # fmt: skip
         value = item.shown_labels
         if item.id in kept:
             value = kept[item.id]
@@ -117,9 +112,14 @@ def build(review: ReviewService) -> None:
         return (
             state, kept, where, _poster(item),
             gr.Video(value=item.clip, visible=item.clip is not None), review_view.details(item),
-            gr.CheckboxGroup(choices=review_view.choices(item), value=value), typed, [],
-            review_view.history_rows(item), mine, note,
+            gr.CheckboxGroup(choices=review_view.choices(item), value=value), typed, [], note,
         )  # fmt: skip
+
+    def trail(state: QueueCursor | None, request: gr.Request):
+        """The shown item's history and the editor's own recent decisions."""
+        item_id = None if state is None else state.item_id
+        history_rows = [] if item_id is None else review_view.history_rows(review.item(item_id))
+        return history_rows, review_view.recent_rows(review.recent(current_user(request)))
 
     def maps(state: QueueCursor | None):
         item_id = None if state is None else state.item_id
@@ -138,11 +138,11 @@ def build(review: ReviewService) -> None:
             kept.pop(state.item_id, None)
         return kept
 
-    def load_queue(view_name, status_name, genre_name, query, kept, request: gr.Request):
+    def load_queue(view_name, status_name, genre_name, query, kept):
         state = review.open_queue(
             view_name, status_name, None if genre_name == ANY_GENRE else genre_name, query
         )
-        return show(state, kept, current_user(request))
+        return show(state, kept)
 
     def act(action: str):
         def run(
@@ -156,18 +156,18 @@ def build(review: ReviewService) -> None:
             try:
                 saved = review.save(state, username, chosen, action, note)
             except MmguiError as err:  # a conflict: the item as it now is, the comment kept
-                return show(state, kept, username, f"⚠️ {err}", note)
+                return show(state, kept, f"⚠️ {err}", note)
             kept = {k: v for k, v in kept.items() if k != item_id}
-            return show(state, kept, username, review_view.saved_note(saved))
+            return show(state, kept, review_view.saved_note(saved))
 
         return run
 
     def step(delta: int):
-        def run(chosen: list[str], state: QueueCursor | None, kept: dict, request: gr.Request):
+        def run(chosen: list[str], state: QueueCursor | None, kept: dict):
             if state is None:
                 raise gr.Error("load the queue first")
             kept = keep_draft(state, kept, chosen)
-            return show(review.move(state, delta), kept, current_user(request))
+            return show(review.move(state, delta), kept)
 
         return run
 
@@ -177,27 +177,42 @@ def build(review: ReviewService) -> None:
         try:
             item = review.undo(state, username)
         except MmguiError as err:
-            return show(state, kept, username, f"⚠️ {err}")
+            return show(state, kept, f"⚠️ {err}")
         kept = {k: v for k, v in kept.items() if k != item.id}
         back = ", ".join(item.labels or []) or "no genres"
-        return show(state, kept, username, f"Undone: “{item.title}” is back to {back}.")
+        return show(state, kept, f"Undone: “{item.title}” is back to {back}.")
 
     inputs = [labels, cursor, drafts]
+    # Straight to the handler, not through the queue (a queued round trip costs ~100 ms more):
+    # these are a few quick SQL statements, and the next item must follow the keypress at once.
+    quick = {"queue": False, "show_progress": "hidden"}
     events = [
         load.click(
-            load_queue, [view, status, genre, search, drafts], shown, api_name="review_load"
+            load_queue,
+            [view, status, genre, search, drafts],
+            shown,
+            api_name="review_load",
+            **quick,
         ),
-        search.submit(load_queue, [view, status, genre, search, drafts], shown, api_name=False),
-        save.click(act("save"), [*inputs, comment], shown, api_name="review_save"),
-        skip.click(act("skip"), [*inputs, comment], shown, api_name="review_skip"),
-        discard.click(act("discard"), [*inputs, comment], shown, api_name="review_discard"),
-        next_button.click(step(+1), inputs, shown, api_name="review_next"),
-        prev_button.click(step(-1), inputs, shown, api_name="review_prev"),
-        undo.click(undo_last, [cursor, drafts], shown, api_name="review_undo"),
+        search.submit(
+            load_queue, [view, status, genre, search, drafts], shown, api_name=False, **quick
+        ),
+        save.click(act("save"), [*inputs, comment], shown, api_name="review_save", **quick),
+        skip.click(act("skip"), [*inputs, comment], shown, api_name="review_skip", **quick),
+        discard.click(
+            act("discard"), [*inputs, comment], shown, api_name="review_discard", **quick
+        ),
+        next_button.click(step(+1), inputs, shown, api_name="review_next", **quick),
+        prev_button.click(step(-1), inputs, shown, api_name="review_prev", **quick),
+        undo.click(undo_last, [cursor, drafts], shown, api_name="review_undo", **quick),
     ]
-    # Each item's maps in an event of their own; moving on cancels the maps still on their way
-    # for the item left behind, so a late map never lands under the next poster.
-    pending = [event.then(maps, [cursor], [cams], api_name=False) for event in events]
+    # The trail next, then the maps; moving on cancels the maps still on their way for the item
+    # left behind, so a late map never lands under the next poster.
+    pending = []
+    for i, event in enumerate(events):
+        name = "review_trail" if i == 0 else False  # one API name: the same function after all
+        then = event.then(trail, [cursor], [history, recent], api_name=name, **quick)
+        pending.append(then.then(maps, [cursor], [cams], api_name=False))
     for trigger in (load, save, skip, discard, next_button, prev_button, undo):
         trigger.click(None, None, None, cancels=pending, api_name=False)
     search.submit(None, None, None, cancels=pending, api_name=False)
@@ -207,7 +222,9 @@ def build(review: ReviewService) -> None:
     reload = imported.success(
         load_queue, [view, status, genre, search, drafts], shown, api_name=False
     )
-    reload.then(maps, [cursor], [cams], api_name=False)
+    reload.then(trail, [cursor], [history, recent], api_name=False).then(
+        maps, [cursor], [cams], api_name=False
+    )
 
 
 def _poster(item: ItemView) -> Image.Image | None:

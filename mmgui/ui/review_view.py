@@ -4,7 +4,7 @@ plain formatting of the queue's views, so the tab module holds layout and wiring
 from __future__ import annotations
 
 from mmgui.genres import GENRES
-from mmgui.serve.review import QueueCursor
+from mmgui.serve.cursor import QueueCursor
 from mmgui.store.views import ItemView, RecentDecision
 
 GENRE_KEYS = "abcdefghijklmnopqr"  # review_keys.js toggles GENRES[i] with GENRE_KEYS[i]
