@@ -31,7 +31,7 @@ import time
 from benchmarks.corrections import poster_inside
 from benchmarks.machine import machine
 from mmgui.config import PROJECT_ROOT, Settings
-from mmgui.data.catalogue import write_export
+from mmgui.data.export import write_export
 from mmgui.data.kaggle import read_kaggle
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio

@@ -95,7 +95,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     )
     print(f"{count} items written to {args.out}")
     if label_studio is not None:
-        from mmgui.data.catalogue import label_config_path
+        from mmgui.data.export import label_config_path
 
         print(f"its Label Studio labelling config: {label_config_path(Path(args.out))}")
 

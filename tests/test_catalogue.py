@@ -136,7 +136,7 @@ FORMULAS = [
 
 
 def _export_record(external_id: str, text: str):
-    from mmgui.data.catalogue import ExportRecord
+    from mmgui.data.export import ExportRecord
 
     return ExportRecord(
         external_id=external_id, title=text, overview=text, poster=None, poster_key=None,
@@ -148,7 +148,7 @@ def _export_record(external_id: str, text: str):
 def test_a_csv_export_has_no_cell_a_spreadsheet_would_run(tmp_path: Path) -> None:
     import csv
 
-    from mmgui.data.catalogue import FORMULA_STARTS, write_export
+    from mmgui.data.export import FORMULA_STARTS, write_export
 
     out = tmp_path / "export.csv"
     write_export([_export_record(f"-{i}", t) for i, t in enumerate(FORMULAS)], "csv", out)
@@ -160,7 +160,7 @@ def test_a_csv_export_has_no_cell_a_spreadsheet_would_run(tmp_path: Path) -> Non
 
 
 def test_a_csv_export_reads_back_unchanged(tmp_path: Path) -> None:
-    from mmgui.data.catalogue import write_export
+    from mmgui.data.export import write_export
 
     out = tmp_path / "export.csv"
     write_export([_export_record(f"-{i}", t) for i, t in enumerate(FORMULAS)], "csv", out)

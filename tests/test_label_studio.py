@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mmgui.data.catalogue import label_config_path, read_catalogue, write_export
+from mmgui.data.catalogue import read_catalogue
+from mmgui.data.export import label_config_path, write_export
 from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport, read_user_map
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES

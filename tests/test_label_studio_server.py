@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from mmgui.data.catalogue import label_config_path, read_catalogue, write_export
+from mmgui.data.catalogue import read_catalogue
+from mmgui.data.export import label_config_path, write_export
 from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport
 from mmgui.store.catalogue import apply_reviews, export_records, upsert_items
 from mmgui.store.review import ReviewStore

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from mmgui.data.catalogue import CatalogueRow, read_catalogue, write_export
+from mmgui.data.catalogue import CatalogueRow, read_catalogue
+from mmgui.data.export import write_export
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.store.catalogue import (

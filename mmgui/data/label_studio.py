@@ -29,15 +29,8 @@ from typing import TextIO
 from urllib.parse import parse_qs, quote, unquote, urlparse
 from xml.sax.saxutils import quoteattr
 
-from mmgui.data.catalogue import (
-    BadRow,
-    CatalogueReport,
-    CatalogueRow,
-    ExportRecord,
-    Review,
-    keep_row,
-    write_json_list,
-)
+from mmgui.data.catalogue import BadRow, CatalogueReport, CatalogueRow, Review, keep_row
+from mmgui.data.export import ExportRecord, write_json_list
 from mmgui.data.paths import resolve_inside
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mmgui.data.archive import extract_catalogue
-from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue, write_export
+from mmgui.data.catalogue import BadRow, CatalogueRow, read_catalogue
+from mmgui.data.export import write_export
 from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport, default_document_root
 from mmgui.data.paths import resolve_source
 from mmgui.errors import MmguiError

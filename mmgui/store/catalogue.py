@@ -17,7 +17,8 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from mmgui.data.catalogue import CatalogueRow, ExportRecord
+from mmgui.data.catalogue import CatalogueRow
+from mmgui.data.export import ExportRecord
 from mmgui.data.kaggle import MovieRecord
 from mmgui.genres import GENRES, genre_mask, genres_of_mask
 from mmgui.store.db import transaction
