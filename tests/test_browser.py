@@ -38,15 +38,21 @@ def test_a_demo_example_runs_in_one_click(browser, studio_url: str) -> None:
     assert page.get_by_label("Title").input_value() == "Martin"
 
 
+def open_review_queue(browser, url: str):
+    """A page on the Review tab with the default queue loaded."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(url)
+    page.get_by_role("tab", name="Review").click()
+    page.locator("#review-load").click()
+    page.locator("#review-position").get_by_text("in this view").wait_for(timeout=30_000)
+    return page
+
+
 def test_review_one_item_with_the_keyboard(browser, studio_url: str, studio_settings) -> None:
     from mmgui.serve.review import ReviewService
     from mmgui.serve.studio import Studio
 
-    page = browser.new_page(viewport={"width": 1280, "height": 1600})
-    page.goto(studio_url)
-    page.get_by_role("tab", name="Review").click()
-    page.locator("#review-load").click()
-    page.locator("#review-position").get_by_text("in this view").wait_for(timeout=30_000)
+    page = open_review_queue(browser, studio_url)
     title = page.locator("#review-details h3").inner_text()
     page.locator("#review-cams img").first.wait_for(timeout=60_000)  # the maps follow
     boxes = page.locator("#review-labels input[type=checkbox]")
@@ -113,11 +119,7 @@ def assert_plays(video) -> None:
 
 
 def test_unsaved_toggles_survive_moving_away_and_back(browser, studio_url: str) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 1600})
-    page.goto(studio_url)
-    page.get_by_role("tab", name="Review").click()
-    page.locator("#review-load").click()
-    page.locator("#review-position").get_by_text("in this view").wait_for(timeout=30_000)
+    page = open_review_queue(browser, studio_url)
     title = page.locator("#review-details h3").inner_text()
     boxes = page.locator("#review-labels input[type=checkbox]")
     before = [boxes.nth(i).is_checked() for i in range(18)]
