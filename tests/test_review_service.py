@@ -315,12 +315,12 @@ def test_maps_wait_for_the_editor_to_settle_and_skip_items_left_behind(
     review.import_catalogue(KAGGLE_FIXTURE)
     items = [review.item(e.id) for e in review.store.queue(status="all", limit=50)]
     items = [i for i in items if i.poster is not None and i.genre_probs]
-    computed: list[tuple[int, float]] = []
+    computed: list[tuple[str, float, int | None]] = []
     real = review.studio.poster_cams
 
-    def counted(poster, overview, title, genres, method="gradcam"):
-        computed.append((title, time.monotonic()))
-        return real(poster, overview, title, genres, method)
+    def counted(poster, overview, title, genres, method="gradcam", threads=None):
+        computed.append((title, time.monotonic(), threads))
+        return real(poster, overview, title, genres, method, threads)
 
     monkeypatch.setattr(review.studio, "poster_cams", counted)
     window = 4
@@ -331,6 +331,7 @@ def test_maps_wait_for_the_editor_to_settle_and_skip_items_left_behind(
     maps.prefetch(first)
     assert maps.maps(first)  # computed, but only once the editor stayed on it
     assert computed[0][0] == first.title and computed[0][1] - shown_at >= 0.45
+    assert computed[0][2] == 1  # one torch thread: a core stays free for the editor
     # An editor flying past more items than the window holds: the early ones are dropped.
     flown = items[1 : window + 4]
     for item in flown:
@@ -338,5 +339,5 @@ def test_maps_wait_for_the_editor_to_settle_and_skip_items_left_behind(
     for item in flown[3:]:
         maps.shown(item.id)
     assert maps.maps(flown[-1])
-    titles = [title for title, _ in computed[1:]]
+    titles = [title for title, *_ in computed[1:]]
     assert flown[0].title not in titles and flown[-1].title in titles

@@ -4,7 +4,8 @@ The next item's maps are computed in one background thread while the editor look
 current one, so moving on does not wait for them. Two rules keep that thread from stealing the
 CPU the editor's next keypress needs: it starts an item's maps only once the editor has stayed
 `settle_s` on an item (flying through the queue queues no maps for items already left behind),
-and it drops a request for an item that is no longer among the recently shown or upcoming ones.
+it drops a request for an item that is no longer among the recently shown or upcoming ones, and
+it computes on one torch thread, so a core stays free for the editor's next request.
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ from mmgui.store.views import ItemView
 WANTED_ITEMS = 16  # items recently shown or coming next, over all editors of this studio
 
 
-class _Stale(Exception):
-    """The editor moved on before this item's maps were started."""
-
-
 class CamPrefetcher:
     def __init__(
         self,
@@ -31,9 +28,13 @@ class CamPrefetcher:
         settle_s: float,
         cache_items: int = 32,
         wanted_items: int = WANTED_ITEMS,
+        threads: int | None = 1,
     ) -> None:
+        """`threads`: torch threads for the maps (one by default: the editor's next request
+        keeps a core of its own on a small CPU)."""
         self.studio = studio
         self.settle_s = settle_s
+        self.threads = threads
         self._futures: OrderedDict[tuple[int, int, str], Future] = OrderedDict()
         self._lock = threading.Lock()
         self._cache_items = cache_items
@@ -49,15 +50,16 @@ class CamPrefetcher:
 
     def maps(self, item: ItemView) -> list[CamView]:
         """The item's maps (waits for them; [] if it stopped being wanted meanwhile)."""
+        return self.later(item).result() or []
+
+    def later(self, item: ItemView) -> Future:
+        """The item's maps as a future, for a caller that must not hold a thread while it
+        waits (an async handler); its result is None if the item stopped being wanted."""
         self._want(item.id)
-        try:
-            return self._future(item).result()
-        except _Stale:
-            return []
+        return self._future(item)
 
     def prefetch(self, item: ItemView) -> None:
-        self._want(item.id)
-        self._future(item)
+        self.later(item)
 
     def _want(self, item_id: int) -> None:
         with self._lock:
@@ -68,7 +70,7 @@ class CamPrefetcher:
         key = (item.id, item.prediction_id or 0, self.studio.predictor.name)
         with self._lock:
             future = self._futures.get(key)
-            if future is None or (future.done() and future.exception() is not None):
+            if future is None or (future.done() and future.result() is None):
                 future = self._pool.submit(self._compute, item)
                 self._futures[key] = future
                 while len(self._futures) > self._cache_items:
@@ -76,13 +78,15 @@ class CamPrefetcher:
             self._futures.move_to_end(key)
         return future
 
-    def _compute(self, item: ItemView) -> list[CamView]:
+    def _compute(self, item: ItemView) -> list[CamView] | None:
         while (idle := time.monotonic() - self._active_at) < self.settle_s:
             time.sleep(self.settle_s - idle)
         if item.id not in self._wanted:
-            raise _Stale(item.id)
+            return None  # the editor moved on before these maps were started
         if item.poster is None or not item.genre_probs:
             return []
         ranked = sorted(item.genre_probs, key=item.genre_probs.get, reverse=True)
         focus = item.predicted[: self.studio.settings.cam_genres] or ranked[:1]
-        return self.studio.poster_cams(item.poster, item.overview, item.title, focus)
+        return self.studio.poster_cams(
+            item.poster, item.overview, item.title, focus, threads=self.threads
+        )

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -276,6 +277,10 @@ class ReviewService:
     def cams(self, item: ItemView) -> list[CamView]:
         """Grad-CAM maps of the item's top genres (computed once, maybe ahead of time)."""
         return self._maps.maps(item)
+
+    def cams_later(self, item: ItemView) -> Future:
+        """The same maps as a future (None if the editor moved on before they started)."""
+        return self._maps.later(item)
 
     def prefetch(self, item_id: int | None) -> None:
         """Start computing this item's maps in the background (the editor's next item)."""

@@ -102,8 +102,14 @@ class Studio:
         title: str | None,
         genres: list[str],
         method: str = "gradcam",
+        threads: int | None = None,
     ) -> list[CamView]:
-        """Grad-CAM overlays for these genres, each with its probability and threshold."""
+        """Grad-CAM overlays for these genres, each with its probability and threshold.
+
+        `threads` caps torch's threads for this call (background work leaves the other cores
+        to the requests an editor is waiting for); None: torch's own setting."""
+        import torch
+
         from mmgui.serve.cam import genre_cams
 
         predictor = self.predictor
@@ -116,8 +122,13 @@ class Studio:
             with self._lock:
                 if self._predictor is predictor and self._torch_copy is None:
                     self._torch_copy = copy
-        with self._cam_lock:
-            cams = genre_cams(copy, poster, genres, overview, title, method=method)
+        with self._cam_lock:  # maps take turns, so the thread cap is this call's alone
+            usual = torch.get_num_threads()
+            torch.set_num_threads(threads or usual)
+            try:
+                cams = genre_cams(copy, poster, genres, overview, title, method=method)
+            finally:
+                torch.set_num_threads(usual)
         thresholds = predictor.meta["thresholds"]
         return [CamView(c.genre, c.probability, thresholds[c.genre], c.overlay) for c in cams]
 

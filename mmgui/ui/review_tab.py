@@ -3,6 +3,7 @@ export. Layout and wiring only; the queue logic is `serve.review.ReviewService`.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import time
@@ -29,6 +30,7 @@ VIEWS = [
 ]
 STATUSES = ["pending", "reviewed", "skipped", "discarded", "all"]
 POSTER_DISPLAY = (760, 760)
+BROWSER_FORMATS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 EXPORTS_FOLDER = "mmgui-exports"  # under Gradio's cache: the Review tab's latest exports
 
 
@@ -121,11 +123,16 @@ def build(review: ReviewService) -> None:
         history_rows = [] if item_id is None else review_view.history_rows(review.item(item_id))
         return history_rows, review_view.recent_rows(review.recent(current_user(request)))
 
-    def maps(state: QueueCursor | None):
+    async def maps(state: QueueCursor | None):
+        """Awaited, not waited for in a thread: an editor flying through the queue cancels
+        these by the dozen, and a cancelled thread would stay blocked on its future."""
         item_id = None if state is None else state.item_id
         if item_id is None:
             return []
-        return [(c.overlay, c.caption) for c in review.cams(review.item(item_id))]
+        views = await asyncio.wrap_future(review.cams_later(review.item(item_id)))
+        if state.item_id != item_id:  # the editor moved on meanwhile (the cursor is shared)
+            return gr.skip()
+        return [(c.overlay, c.caption) for c in views or []]
 
     def keep_draft(state: QueueCursor | None, kept: dict, chosen: list[str]) -> dict:
         """Remember unsaved toggles of the item the editor leaves (or forget them if none)."""
@@ -227,10 +234,16 @@ def build(review: ReviewService) -> None:
     )
 
 
-def _poster(item: ItemView) -> Image.Image | None:
-    """The item's picture, scaled for the screen (a big upload is not sent whole)."""
+def _poster(item: ItemView) -> str | Image.Image | None:
+    """The item's picture for the screen: the media file itself when a browser shows it as it
+    is (no decode and re-encode on the way to the next item), else scaled down (a big upload
+    is not sent whole) or converted (TIFF, BMP)."""
     if item.poster is None:
         return None
+    if item.poster.suffix.lower() in BROWSER_FORMATS:
+        with Image.open(item.poster) as header:  # reads the header only
+            if max(header.size) <= max(POSTER_DISPLAY):
+                return str(item.poster)
     image = load_image(item.poster)
     image.thumbnail(POSTER_DISPLAY)
     return image
