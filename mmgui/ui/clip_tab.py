@@ -52,7 +52,9 @@ def build(studio: Studio, review: ReviewService) -> None:
     with gr.Row():
         path = gr.Plot(label="Valence–arousal trajectory")
         genres = genre_table("Clip genres (a genre is a tag at or above its threshold)")
-    cams = gr.Gallery(label="Keyframes: Grad-CAM for the top genre", columns=4, height=300)
+    cams = gr.Gallery(
+        label="Keyframes: Grad-CAM for the top genre", columns=4, height=300, format="jpeg"
+    )
     with gr.Row():
         send = gr.Button("Send to the review queue")
         sent = gr.Markdown()

@@ -42,6 +42,7 @@ def build(studio: Studio) -> None:
             probs = genre_table("Genre probabilities (a genre is a tag at or above its threshold)")
     with gr.Row():
         cams = gr.Gallery(
+            format="jpeg",  # webp costs ~20 ms a map to encode, jpeg under 1
             label="What in the poster drove each genre",
             columns=3,
             height="auto",

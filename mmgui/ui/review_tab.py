@@ -78,6 +78,7 @@ def build(review: ReviewService) -> None:
             with gr.Accordion("Keyboard shortcuts (?)", open=False, elem_id="review-help"):
                 gr.Markdown(review_view.KEYS_HELP)
     cams = gr.Gallery(
+        format="jpeg",  # webp costs ~20 ms a map to encode, jpeg under 1
         label="Grad-CAM of the top genres (whole poster; caption: genre, probability)",
         columns=3, height="auto", object_fit="contain", elem_id="review-cams",
     )  # fmt: skip
