@@ -11,93 +11,11 @@ import json
 import sys
 from pathlib import Path
 
+from mmgui.cli.catalogue import add_catalogue_commands
+from mmgui.cli.common import DB_HELP, settings_of
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
 from mmgui.serve.auth import LOCAL_USER
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.load(
-        cache_dir=getattr(args, "cache_dir", None),
-        db_url=getattr(args, "db", None),
-        media_dir=getattr(args, "media", None),
-        models_dir=getattr(args, "models", None),
-        auth_file=getattr(args, "auth", None),
-    )
-
-
-def _review(args: argparse.Namespace):
-    from mmgui.serve.review import ReviewService
-    from mmgui.serve.studio import Studio
-
-    return ReviewService.open(Studio(_settings(args)))
-
-
-def cmd_import(args: argparse.Namespace) -> None:
-    flag, source = next((k, v) for k, v in vars(args).items() if k in SOURCE_FLAGS and v)
-    kind = SOURCE_FLAGS[flag]
-    review = _review(args)
-
-    def progress(done: int, total: int) -> None:
-        if not args.quiet:
-            print(f"\rpredicting {done}/{total}", end="", file=sys.stderr, flush=True)
-
-    summary = review.import_catalogue(
-        Path(source), kind, progress=progress, label_studio=_label_studio_import(args)
-    )
-    if not args.quiet and summary.predicted:
-        print(file=sys.stderr)
-    result = summary.as_dict()
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(
-            f"{result['new']} new, {result['changed']} changed, {result['unchanged']} unchanged, "
-            f"{result['predicted']} predicted with {result['model_version']}, "
-            f"{result['decisions']} decisions recorded; {result['bad_rows']} bad rows"
-        )
-        for line in summary.bad + summary.notices:
-            print(f"  {line.where}: {line.reason}")
-    if not summary.imported:
-        raise MmguiError(f"nothing was imported from {source} ({len(summary.bad)} bad rows)")
-
-
-def _label_studio_import(args: argparse.Namespace):
-    from mmgui.data.label_studio import LabelStudioImport, read_user_map
-
-    prefixes = {}
-    for mapping in args.image_url_prefix or []:
-        prefix, sep, folder = mapping.rpartition("=")
-        if not sep or not prefix:
-            raise MmguiError(f"--image-url-prefix takes URL=FOLDER on import, not {mapping!r}")
-        prefixes[prefix] = Path(folder)
-    document_root = Path(args.ls_document_root) if args.ls_document_root else None
-    users = read_user_map(Path(args.ls_user_map) if args.ls_user_map else None)
-    return LabelStudioImport(document_root, prefixes, users, args.ls_project)
-
-
-def _label_studio_export(args: argparse.Namespace):
-    from mmgui.data.label_studio import LabelStudioExport, read_user_map
-
-    return LabelStudioExport(
-        _settings(args).media_dir,
-        Path(args.ls_document_root) if args.ls_document_root else None,
-        args.image_url_prefix,
-        read_user_map(Path(args.ls_user_map) if args.ls_user_map else None),
-    )
-
-
-def cmd_export(args: argparse.Namespace) -> None:
-    label_studio = _label_studio_export(args) if args.format == "labelstudio" else None
-    review = _review(args)
-    count = review.export(
-        args.format, Path(args.out), args.status, args.genre, label_studio=label_studio
-    )
-    print(f"{count} items written to {args.out}")
-    if label_studio is not None:
-        from mmgui.data.export import label_config_path
-
-        print(f"its Label Studio labelling config: {label_config_path(Path(args.out))}")
 
 
 def _report_skipped(data_dir: Path, require_genres: bool = True) -> None:
@@ -119,7 +37,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         Path(args.data),
         args.config,
         Path(args.out),
-        _settings(args),
+        settings_of(args),
         overwrite=args.overwrite,
         parent=args.parent,
         log=log,
@@ -131,7 +49,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from mmgui.serve.evaluate import evaluate_version, parse_modalities
     from mmgui.serve.predictor import GenrePredictor
 
-    predictor = GenrePredictor(Path(args.model), _settings(args))
+    predictor = GenrePredictor(Path(args.model), settings_of(args))
     _report_skipped(Path(args.data))
     result = evaluate_version(
         predictor, Path(args.data), args.split, parse_modalities(args.modalities)
@@ -152,7 +70,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     from mmgui.serve.predictor import GenrePredictor
 
-    predictor = GenrePredictor(Path(args.model), _settings(args))
+    predictor = GenrePredictor(Path(args.model), settings_of(args))
     poster = Path(args.poster) if args.poster else None
     prediction = predictor.predict(poster, args.overview, args.title)
     if args.json:
@@ -169,7 +87,7 @@ def cmd_export_backbones(args: argparse.Namespace) -> None:
     from mmgui.serve.backbones import version_backbones
     from mmgui.training.registry import read_model_json
 
-    settings = _settings(args)
+    settings = settings_of(args)
     meta = read_model_json(Path(args.model))
     print(version_backbones(Path(args.model), meta["backbones"], settings.cache_dir))
 
@@ -177,14 +95,14 @@ def cmd_export_backbones(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     from mmgui.worker import main_loop
 
-    main_loop(_settings(args), once=args.once)
+    main_loop(settings_of(args), once=args.once)
 
 
 def cmd_queue_job(args: argparse.Namespace) -> None:
     from mmgui.store.jobs import JobQueue
     from mmgui.store.review import ReviewStore
 
-    settings = _settings(args)
+    settings = settings_of(args)
     jobs = JobQueue(ReviewStore(settings.db_url, settings.media_dir).sessions)
     params = {"data_dir": args.data} if args.data else {}
     job_id = jobs.enqueue(args.user, args.mode, trigger="cli", **params)
@@ -201,7 +119,7 @@ def cmd_promote(args: argparse.Namespace) -> None:
     from mmgui.store.review import ReviewStore
     from mmgui.store.versions import VersionTable
 
-    settings = _settings(args)
+    settings = settings_of(args)
     versions = VersionTable(ReviewStore(settings.db_url, settings.media_dir).sessions)
     try:
         version = promote_version(versions, settings, args.version, args.user, args.yes)
@@ -220,15 +138,12 @@ def cmd_add_user(args: argparse.Namespace) -> None:
     print(f"{args.username} ({args.role}) saved in {args.auth}")
 
 
-SOURCE_FLAGS = {"kaggle": "kaggle", "csv": "csv", "posters": "posters", "json_file": "json"}
-
-
 # --- clips (issue 7) ---
 def cmd_clip(args: argparse.Namespace) -> None:
     from mmgui.serve.clip import ClipAnalyser
     from mmgui.serve.predictor import GenrePredictor
 
-    settings = _settings(args)
+    settings = settings_of(args)
     affect = args.affect_model or settings.affect_model or None
     analyser = ClipAnalyser(GenrePredictor(Path(args.model), settings), affect)
     analysis = analyser.analyse(Path(args.path), args.overview, args.title)
@@ -252,7 +167,7 @@ def cmd_train_affect(args: argparse.Namespace) -> None:
     log = (lambda message: print(message, file=sys.stderr)) if not args.quiet else (lambda _: None)
     training = AffectTraining(slots=args.slots, epochs=args.epochs, seed=args.seed)
     out = train_affect(
-        Path(args.annotations), Path(args.out), _settings(args), training, args.overwrite, log
+        Path(args.annotations), Path(args.out), settings_of(args), training, args.overwrite, log
     )
     print(out)
 
@@ -283,18 +198,6 @@ def add_clip_commands(commands: argparse._SubParsersAction) -> None:
 
 
 # --- end of clips ---
-
-
-def _add_label_studio_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--ls-document-root",
-        help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: that variable, "
-        "else the media folder's parent); /data/local-files/?d= paths are relative to it",
-    )
-    command.add_argument(
-        "--ls-user-map",
-        help="JSON file: mmgui username → Label Studio email (or {email, id})",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -332,49 +235,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--model", default=str(Settings.load().default_model_dir))
     export.set_defaults(run=cmd_export_backbones)
-    db_help = "the review database (SQLAlchemy URL; default sqlite:///mmgui.db)"
-    load = commands.add_parser("import", help="import a catalogue into the review queue")
-    sources = load.add_mutually_exclusive_group(required=True)
-    sources.add_argument("--kaggle", help="a folder with movies_metadata.csv and posters/")
-    sources.add_argument("--csv", help="a CSV with title, overview, poster and optional genres")
-    sources.add_argument("--posters", help="a folder of poster images")
-    sources.add_argument("--json", dest="json_file", help="a mmgui or Label Studio JSON export")
-    load.add_argument("--db", help=db_help)
-    load.add_argument("--media", help="where imported posters are stored (default mmgui-media)")
-    load.add_argument("--models", help="the models folder (its default version predicts)")
-    load.add_argument("--json-summary", dest="json", action="store_true", help="print JSON")
-    load.add_argument(
-        "--image-url-prefix", action="append", metavar="URL=FOLDER",
-        help="Label Studio images under URL are files under FOLDER (repeatable)",
-    )  # fmt: skip
-    load.add_argument("--ls-project", help="names Label Studio tasks that have no external_id")
-    _add_label_studio_flags(load)
-    load.add_argument("--quiet", action="store_true")
-    load.set_defaults(run=cmd_import)
-
-    export_labels = commands.add_parser("export", help="export the current labels")
-    export_labels.add_argument("--format", required=True, choices=["csv", "json", "labelstudio"])
-    export_labels.add_argument("--out", required=True)
-    export_labels.add_argument("--db", help=db_help)
-    export_labels.add_argument("--media", help="where imported posters are stored")
-    export_labels.add_argument("--status", default="all", help="all | pending | reviewed | ...")
-    export_labels.add_argument("--genre", help="only items labelled or predicted with it")
-    export_labels.add_argument(
-        "--image-url-prefix", metavar="URL",
-        help="labelstudio: posters as URL/<media key> instead of Label Studio's local files",
-    )  # fmt: skip
-    _add_label_studio_flags(export_labels)
-    export_labels.set_defaults(run=cmd_export)
+    add_catalogue_commands(commands)
 
     worker = commands.add_parser("worker", help="run queued training jobs (its own process)")
-    worker.add_argument("--db", help=db_help)
+    worker.add_argument("--db", help=DB_HELP)
     worker.add_argument("--media", help="where imported posters are stored")
     worker.add_argument("--models", help="the models folder (new versions go there)")
     worker.add_argument("--once", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(run=cmd_worker)
 
     job = commands.add_parser("queue-job", help="queue a finetuning job on the corrections")
-    job.add_argument("--db", help=db_help)
+    job.add_argument("--db", help=DB_HELP)
     job.add_argument("--mode", default="heads", choices=["heads", "full"])
     job.add_argument("--data", help="the original training data (default: the version's)")
     job.add_argument("--user", default=LOCAL_USER)
@@ -383,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     promote = commands.add_parser("promote", help="make a model version the active one")
     promote.add_argument("version")
-    promote.add_argument("--db", help=db_help)
+    promote.add_argument("--db", help=DB_HELP)
     promote.add_argument("--models", help="the models folder the version lives in")
     promote.add_argument("--auth", help="users.json: then only its admins may promote")
     promote.add_argument(
