@@ -341,3 +341,26 @@ def test_maps_wait_for_the_editor_to_settle_and_skip_items_left_behind(
     assert maps.maps(flown[-1])
     titles = [title for title, *_ in computed[1:]]
     assert flown[0].title not in titles and flown[-1].title in titles
+
+
+def test_a_failed_map_surfaces_where_it_is_shown_not_when_the_next_item_is_prefetched(
+    review: ReviewService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmgui.serve.cam_prefetch import CamPrefetcher
+
+    review.import_catalogue(KAGGLE_FIXTURE)
+    item = next(
+        i
+        for i in (review.item(e.id) for e in review.store.queue(status="all", limit=50))
+        if i.poster is not None and i.genre_probs
+    )
+
+    def broken(*_args, **_kwargs):
+        raise MmguiError("the poster went missing")
+
+    monkeypatch.setattr(review.studio, "poster_cams", broken)
+    maps = CamPrefetcher(review.studio, settle_s=0.0)
+    maps.prefetch(item)
+    with pytest.raises(MmguiError, match="went missing"):
+        maps.maps(item)
+    maps.prefetch(item)  # the failed future is asked about again without raising here

@@ -70,7 +70,9 @@ class CamPrefetcher:
         key = (item.id, item.prediction_id or 0, self.studio.predictor.name)
         with self._lock:
             future = self._futures.get(key)
-            if future is None or (future.done() and future.result() is None):
+            finished = future is not None and future.done() and future.exception() is None
+            dropped = finished and future.result() is None  # the editor had moved on: again
+            if future is None or dropped:
                 future = self._pool.submit(self._compute, item)
                 self._futures[key] = future
                 while len(self._futures) > self._cache_items:

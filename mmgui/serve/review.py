@@ -128,7 +128,7 @@ class ReviewService:
             root = default_document_root(None, self.store.media.root)
             label_studio = replace(label_studio or LabelStudioImport(), document_root=root)
         report = read_catalogue(
-            Path(source), kind, settings.max_image_pixels, settings.media_dir,
+            Path(source), kind, settings.max_image_pixels, self.store.media.root,
             database_files(self.store), label_studio,
         )  # fmt: skip
         result = upsert_items(self.store, report.rows, source=label)
