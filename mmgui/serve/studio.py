@@ -207,18 +207,6 @@ class Studio:
 
     # --- end of clips ---
 
-    def model_info(self) -> dict:
-        meta = self.predictor.meta
-        test = meta.get("metrics", {}).get("test", {})
-        return {
-            "model_version": meta["name"],
-            "config": meta.get("config"),
-            "created_at": meta.get("created_at"),
-            "test_macro_roc_auc": test.get("macro_roc_auc"),
-            "test_micro_f1": test.get("micro_f1"),
-            "test_items": test.get("n_items"),
-        }
-
 
 def demo_examples() -> list[list[str]]:
     """[poster path, title, overview] rows of the shipped demo items."""

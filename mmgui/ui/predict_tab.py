@@ -58,7 +58,8 @@ def build(studio: Studio) -> None:
         if not poster_path:
             return None
         try:
-            return load_image(poster_path, studio.settings.max_image_pixels)
+            settings = studio.settings
+            return load_image(poster_path, settings.max_image_pixels, settings.max_image_bytes)
         except MmguiError as err:
             gr.Warning(str(err))
             return None

@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from mmgui.config import Settings
 from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
@@ -113,7 +114,7 @@ def build(review: ReviewService) -> None:
                 note + "  \n" if note else ""
             ) + "✎ Your unsaved toggles for this item are back."
         return (
-            state, kept, where, _poster(item),
+            state, kept, where, _poster(item, review.studio.settings),
             gr.Video(value=item.clip, visible=item.clip is not None), review_view.details(item),
             gr.CheckboxGroup(choices=review_view.choices(item), value=value), typed, [], note,
         )  # fmt: skip
@@ -235,7 +236,7 @@ def build(review: ReviewService) -> None:
     )
 
 
-def _poster(item: ItemView) -> str | Image.Image | None:
+def _poster(item: ItemView, settings: Settings) -> str | Image.Image | None:
     """The item's picture for the screen: the media file itself when a browser shows it as it
     is (no decode and re-encode on the way to the next item), else scaled down (a big upload
     is not sent whole) or converted (TIFF, BMP)."""
@@ -245,7 +246,7 @@ def _poster(item: ItemView) -> str | Image.Image | None:
         with Image.open(item.poster) as header:  # reads the header only
             if max(header.size) <= max(POSTER_DISPLAY):
                 return str(item.poster)
-    image = load_image(item.poster)
+    image = load_image(item.poster, settings.max_image_pixels, settings.max_image_bytes)
     image.thumbnail(POSTER_DISPLAY)
     return image
 
