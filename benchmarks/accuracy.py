@@ -21,9 +21,9 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from benchmarks.machine import machine
 from mmgui.config import Settings
+from mmgui.metrics import SUMMARY_KEYS
 from mmgui.serve.evaluate import evaluate_version
 from mmgui.serve.predictor import GenrePredictor
-from mmgui.training.metrics import SUMMARY_KEYS
 from mmgui.training.train import train_version
 
 ROWS = {

@@ -52,9 +52,9 @@ from benchmarks.machine import machine
 from mmgui.config import PROJECT_ROOT
 from mmgui.data.kaggle import MovieRecord
 from mmgui.genres import GENRES
+from mmgui.metrics import evaluate_probs
 from mmgui.store.catalogue import export_records
 from mmgui.training.data import load_records, select_split
-from mmgui.training.metrics import evaluate_probs
 
 HEADLINE = ("macro_f1", "micro_f1", "samples_f1", "macro_roc_auc")
 

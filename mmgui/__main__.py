@@ -61,7 +61,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         f"{result['model_version']} on {result['split']} ({result['n_items']} movies, "
         f"{'+'.join(result['modalities'])})"
     )
-    from mmgui.training.metrics import SUMMARY_KEYS
+    from mmgui.metrics import SUMMARY_KEYS
 
     for key in SUMMARY_KEYS:
         print(f"  {key:<24} {result[key]:.4f}")

@@ -10,9 +10,9 @@ import numpy as np
 from mmgui.data.kaggle import MovieRecord
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.metrics import evaluate_probs
 from mmgui.serve.predictor import GenrePredictor, PredictInput
 from mmgui.training.data import labels_of, load_records, select_split
-from mmgui.training.metrics import evaluate_probs
 
 MODALITY_NAMES = ("poster", "overview")
 

@@ -17,9 +17,9 @@ from torch import nn
 from mmgui.data.image import load_image, preprocess
 from mmgui.data.kaggle import MovieRecord
 from mmgui.data.text import Vocabulary, clean_overview, encoder_text
+from mmgui.metrics import evaluate_probs, sigmoid
 from mmgui.nets.baseline import BaselineCnnLstm, BaselineConfig
 from mmgui.training.data import labels_of
-from mmgui.training.metrics import evaluate_probs
 
 BASELINE_INPUTS = ("images", "token_ids", "poster_present", "overview_present")
 
@@ -111,7 +111,7 @@ def train_baseline(
             nn.utils.clip_grad_norm_(model.parameters(), training["clip"])
             optimiser.step()
             total += float(loss.detach()) * len(idx)
-        probs = 1 / (1 + np.exp(-baseline_logits(model, val)))
+        probs = sigmoid(baseline_logits(model, val))
         auc = evaluate_probs(val.labels, probs)["macro_roc_auc"]
         history.append(
             {"epoch": epoch, "train_loss": total / len(labels), "val_macro_roc_auc": auc}

@@ -35,13 +35,13 @@ from mmgui.config import PROJECT_ROOT, Settings
 from mmgui.data.kaggle import MovieRecord
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.metrics import evaluate_probs, sigmoid
 from mmgui.nets.genre_model import CalibratedHead, GenreHead, HeadConfig
 from mmgui.training.calibration import fit_temperature, tune_thresholds
 from mmgui.training.data import feature_set, fingerprint, load_records, select_split
 from mmgui.training.distributed import pick_trainer
 from mmgui.training.export import HEAD_INPUTS, export_head
 from mmgui.training.heads import FeatureSet, HeadResult, HeadTraining, head_logits
-from mmgui.training.metrics import evaluate_probs
 from mmgui.training.registry import read_model_json, write_version
 
 OnEpoch = Callable[[dict], None]
@@ -273,7 +273,7 @@ def anchored_thresholds(
     tuned, untuned = tune_thresholds(labels, probs)
     active = np.clip(_thresholds(meta), 1e-6, 1 - 1e-6)
     active_logit = np.log(active) - np.log1p(-active)
-    carried = 1 / (1 + np.exp(-active_logit * meta["temperature"] / temperature))
+    carried = sigmoid(active_logit * meta["temperature"] / temperature)
     chosen, retuned = carried.copy(), []
     for g, genre in enumerate(GENRES):
         if genre in untuned:
@@ -295,7 +295,7 @@ def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def _calibrated(
     head: GenreHead, data: FeatureSet, config: HeadConfig, temperature: float
 ) -> np.ndarray:
-    return 1 / (1 + np.exp(-head_logits(head, data.only(config.modalities)) / temperature))
+    return sigmoid(head_logits(head, data.only(config.modalities)) / temperature)
 
 
 def _thresholds(meta: dict) -> np.ndarray:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
@@ -23,11 +22,11 @@ from torch import nn
 from mmgui.data.image import load_image, preprocess_batch
 from mmgui.data.kaggle import MovieRecord
 from mmgui.data.text import encoder_text
+from mmgui.metrics import evaluate_probs, sigmoid
 from mmgui.nets.backbones import file_sha256
 from mmgui.nets.genre_model import GenreHead, HeadConfig
 from mmgui.training.data import Encoders, labels_of
 from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, head_loss
-from mmgui.training.metrics import evaluate_probs
 
 OnEpoch = Callable[[dict], None]
 BACKBONES_DIR = "backbones"  # a fully finetuned version carries its own backbones here
@@ -133,7 +132,7 @@ def train_end_to_end(
         modules.eval()
         evaluation_set = feature_set_now(encoders, evaluation, device)
         head.cpu()
-        probs = 1 / (1 + np.exp(-head_logits(head, evaluation_set.only(head_config.modalities))))
+        probs = sigmoid(head_logits(head, evaluation_set.only(head_config.modalities)))
         head.to(device)
         auc = evaluate_probs(evaluation_set.labels, probs)["macro_roc_auc"]
         record = {"epoch": epoch + 1, "train_loss": total / len(train), "val_macro_roc_auc": auc}

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mmgui.metrics import evaluate_probs, sigmoid
 from mmgui.nets.genre_model import GenreHead, HeadConfig
-from mmgui.training.metrics import evaluate_probs
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def optimise_step(
 
 def val_macro_auc(head: GenreHead, val: FeatureSet) -> float:
     """The early-stopping score: macro ROC-AUC on `val` through the head's own modalities."""
-    probs = 1 / (1 + np.exp(-head_logits(head, val.only(head.config.modalities))))
+    probs = sigmoid(head_logits(head, val.only(head.config.modalities)))
     return evaluate_probs(val.labels, probs)["macro_roc_auc"]
 
 

@@ -23,6 +23,7 @@ from mmgui.data.kaggle import MovieRecord
 from mmgui.data.text import Vocabulary
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.metrics import evaluate_probs, sigmoid
 from mmgui.nets.backbones import load_overview_backbone, load_poster_backbone
 from mmgui.nets.baseline import BaselineConfig
 from mmgui.nets.genre_model import CalibratedHead, HeadConfig
@@ -39,7 +40,6 @@ from mmgui.training.configs import load_config
 from mmgui.training.data import Encoders, feature_set, fingerprint, load_records, select_split
 from mmgui.training.export import HEAD_INPUTS, export_checked, export_head
 from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, train_head
-from mmgui.training.metrics import evaluate_probs
 from mmgui.training.registry import write_version
 
 Log = Callable[[str], None]
@@ -183,7 +183,7 @@ def train_version(
 
     temperature = fit_temperature(trained.logits["val"], trained.labels["val"])
     served = trained.calibrate(temperature)
-    probs = {s: 1 / (1 + np.exp(-trained.logits[s] / temperature)) for s in SPLITS}
+    probs = {s: sigmoid(trained.logits[s] / temperature) for s in SPLITS}
     thresholds, untuned = tune_thresholds(trained.labels["val"], probs["val"])
     metrics = {s: evaluate_probs(trained.labels[s], probs[s], thresholds) for s in ("val", "test")}
     log(

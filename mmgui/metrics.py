@@ -1,4 +1,5 @@
-"""The metric definitions used everywhere (DESIGN.md, "Metrics").
+"""The metric definitions used everywhere (DESIGN.md, "Metrics"), and `sigmoid`, how a logit
+becomes the probability they score.
 
 Ranking figures (ROC-AUC, average precision) are averaged over the genres that have both
 positives and negatives in the evaluated set (`genres_scored`); `macro_roc_auc_supported` is
@@ -25,6 +26,11 @@ SUMMARY_KEYS = (
     "samples_f1",
     "hamming_loss",
 )
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """The probability of each logit, elementwise, in the logits' dtype."""
+    return 1 / (1 + np.exp(-logits))
 
 
 def decision_metrics(y_true: np.ndarray, y_pred: np.ndarray, scored: list[int]) -> dict:
