@@ -24,7 +24,6 @@ import numpy as np
 from mmgui.config import Settings
 from mmgui.data.kaggle import MovieRecord
 from mmgui.errors import MmguiError
-from mmgui.genres import genre_vector
 from mmgui.serve.predictor import GenrePredictor, PredictInput
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
@@ -151,10 +150,6 @@ def served_probs(
         inputs = [PredictInput(it.poster, it.overview or None, it.title or None) for it in items]
         rows += [list(p.genre_probs.values()) for p in predictor.predict_many(inputs)]
     return predictor.name, np.array(rows, dtype=float), predictor.thresholds.astype(float)
-
-
-def labels_of(records: Sequence[MovieRecord]) -> np.ndarray:
-    return np.array([genre_vector(r.genres) for r in records], dtype=int).reshape(-1, 18)
 
 
 def open_scratch_review(settings: Settings) -> ReviewService:

@@ -41,8 +41,8 @@ from benchmarks.corrections import (
 )
 from benchmarks.machine import machine
 from mmgui.config import PROJECT_ROOT
+from mmgui.data.kaggle import load_records, select_split
 from mmgui.errors import MmguiError
-from mmgui.training.data import load_records, select_split
 from mmgui.worker import Worker, pick_device
 
 GOAL_S = 120.0

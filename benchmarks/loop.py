@@ -40,7 +40,6 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from benchmarks.corrections import (
     decide_true_genres,
     item_ids,
-    labels_of,
     open_scratch_review,
     run_finetune_job,
     scratch_settings,
@@ -50,11 +49,10 @@ from benchmarks.corrections import (
 )
 from benchmarks.machine import machine
 from mmgui.config import PROJECT_ROOT
-from mmgui.data.kaggle import MovieRecord
+from mmgui.data.kaggle import MovieRecord, labels_of, load_records, select_split
 from mmgui.genres import GENRES
 from mmgui.metrics import evaluate_probs
 from mmgui.store.catalogue import export_records
-from mmgui.training.data import load_records, select_split
 
 HEADLINE = ("macro_f1", "micro_f1", "samples_f1", "macro_roc_auc")
 

@@ -6,10 +6,18 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mmgui.data import kaggle
-from mmgui.data.kaggle import DroppedRow, MovieRecord, read_kaggle, records_for_split
+from mmgui.data.kaggle import (
+    DroppedRow,
+    MovieRecord,
+    labels_of,
+    load_records,
+    read_kaggle,
+    select_split,
+)
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRE_INDEX
 
@@ -230,21 +238,31 @@ def test_split_csv_without_split_column_is_a_user_error(tmp_path: Path) -> None:
         read_kaggle(folder)
 
 
-@pytest.mark.parametrize("split", [None, "all"])
-def test_records_for_split_none_or_all_gives_everything(
-    report: kaggle.ImportReport, split: str | None
-) -> None:
-    assert records_for_split(report.records, split) == report.records
+def test_split_all_gives_everything(report: kaggle.ImportReport) -> None:
+    assert select_split(report.records, "all") == report.records
 
 
-def test_records_for_split_filters(report: kaggle.ImportReport) -> None:
-    val = records_for_split(report.records, "val")
+def test_select_split_filters(report: kaggle.ImportReport) -> None:
+    val = select_split(report.records, "val")
     assert [record.imdb_id for record in val] == ["tt0112896", "tt0113670", "tt0094137"]
 
 
-def test_records_for_unknown_split_is_a_user_error(report: kaggle.ImportReport) -> None:
-    with pytest.raises(MmguiError, match=r"holdout.*test, train, val"):
-        records_for_split(report.records, "holdout")
+def test_without_split_csv_every_split_is_the_whole_folder(tmp_path: Path) -> None:
+    records = load_records(copy_fixture(tmp_path, without=("split.csv",)))
+    assert select_split(records, "test") == records
+
+
+def test_an_empty_split_is_a_user_error(report: kaggle.ImportReport) -> None:
+    with pytest.raises(MmguiError, match="no movies in split 'holdout'"):
+        select_split(report.records, "holdout")
+
+
+def test_load_records_keeps_movies_with_a_poster_or_an_overview() -> None:
+    records = load_records(FIXTURE)
+    assert records and all(r.poster is not None or r.overview for r in records)
+    labels = labels_of(records)
+    assert labels.shape == (len(records), len(GENRE_INDEX)) and labels.dtype == np.int64
+    assert [GENRE_INDEX[g] for g in records[0].genres] == list(np.flatnonzero(labels[0]))
 
 
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data not present at {REAL_DATA}")

@@ -10,6 +10,9 @@ error: it is left out and reported in `ImportReport.dropped` with a reason (an i
 `split.csv` row too), and genres outside the 18 are counted in `ImportReport.ignored_genres`,
 so a caller can show what was skipped and why (`ImportReport.describe`). Only a missing folder,
 file or column raises `MmguiError`.
+
+What training and evaluation take from such a folder: `load_records` (the usable movies),
+`select_split` (one split of them) and `labels_of` (their genres as a 0/1 matrix).
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ import ast
 import csv
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from mmgui.errors import MmguiError
-from mmgui.genres import GENRE_INDEX
+from mmgui.genres import GENRE_INDEX, genre_vector
 
 # Read in this order; the first row seen for an imdb_id wins.
 METADATA_FILES: tuple[str, ...] = ("movies_metadata.csv", "movies_metadata_partial.csv")
@@ -147,15 +152,28 @@ def read_kaggle(
     return report
 
 
-def records_for_split(records: list[MovieRecord], split: str | None) -> list[MovieRecord]:
-    """The records of one split; None or 'all' gives every record."""
-    if split is None or split == "all":
+def load_records(data_dir: Path) -> list[MovieRecord]:
+    """Usable movies of a Kaggle-format folder (at least one genre, a poster or an overview)."""
+    report = read_kaggle(Path(data_dir))
+    records = [r for r in report.records if r.poster is not None or r.overview]
+    if not records:
+        raise MmguiError(f"{data_dir}: no usable movies (need genres and a poster or overview)")
+    return records
+
+
+def select_split(records: Sequence[MovieRecord], split: str) -> list[MovieRecord]:
+    """Records of one split; 'all' (or a folder without split.csv) gives every record."""
+    if split == "all" or all(r.split is None for r in records):
         return list(records)
-    available = sorted({record.split for record in records if record.split is not None})
-    if split not in available:
-        listed = ", ".join(available) if available else "none (no split.csv)"
-        raise MmguiError(f"no split named {split!r}; splits in these records: {listed}")
-    return [record for record in records if record.split == split]
+    chosen = [r for r in records if r.split == split]
+    if not chosen:
+        raise MmguiError(f"no movies in split {split!r}")
+    return chosen
+
+
+def labels_of(records: Sequence[MovieRecord]) -> np.ndarray:
+    """(N, 18) 0/1 labels, one column per genre of `GENRES`."""
+    return np.array([genre_vector(r.genres) for r in records], dtype=np.int64).reshape(-1, 18)
 
 
 class _Row(NamedTuple):

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mmgui.data.kaggle import MovieRecord
+from mmgui.data.kaggle import MovieRecord, labels_of, load_records, select_split
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.metrics import evaluate_probs
 from mmgui.serve.predictor import GenrePredictor, PredictInput
-from mmgui.training.data import labels_of, load_records, select_split
 
 MODALITY_NAMES = ("poster", "overview")
 

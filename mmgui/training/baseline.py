@@ -15,11 +15,10 @@ import torch
 from torch import nn
 
 from mmgui.data.image import load_image, preprocess
-from mmgui.data.kaggle import MovieRecord
+from mmgui.data.kaggle import MovieRecord, labels_of
 from mmgui.data.text import Vocabulary, clean_overview, encoder_text
 from mmgui.metrics import evaluate_probs, sigmoid
 from mmgui.nets.baseline import BaselineCnnLstm, BaselineConfig
-from mmgui.training.data import labels_of
 
 BASELINE_INPUTS = ("images", "token_ids", "poster_present", "overview_present")
 

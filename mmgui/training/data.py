@@ -18,10 +18,8 @@ import numpy as np
 import torch
 
 from mmgui.data.image import load_image, preprocess_batch
-from mmgui.data.kaggle import MovieRecord, read_kaggle
+from mmgui.data.kaggle import MovieRecord, labels_of
 from mmgui.data.text import SubwordTokenizer, encoder_text
-from mmgui.errors import MmguiError
-from mmgui.genres import genre_vector
 from mmgui.nets.backbones import (
     OverviewBackbone,
     PosterBackbone,
@@ -80,29 +78,6 @@ def _tokenizer(max_tokens: int) -> SubwordTokenizer:
     """The sentence encoder's tokenizer, read once per process (full finetuning asks for it
     every batch)."""
     return SubwordTokenizer(minilm_dir() / "tokenizer.json", max_tokens)
-
-
-def load_records(data_dir: Path) -> list[MovieRecord]:
-    """Usable movies of a Kaggle-format folder (at least one genre, a poster or an overview)."""
-    report = read_kaggle(Path(data_dir))
-    records = [r for r in report.records if r.poster is not None or r.overview]
-    if not records:
-        raise MmguiError(f"{data_dir}: no usable movies (need genres and a poster or overview)")
-    return records
-
-
-def select_split(records: Sequence[MovieRecord], split: str) -> list[MovieRecord]:
-    """Records of one split; 'all' (or a folder without split.csv) gives every record."""
-    if split == "all" or all(r.split is None for r in records):
-        return list(records)
-    chosen = [r for r in records if r.split == split]
-    if not chosen:
-        raise MmguiError(f"no movies in split {split!r}")
-    return chosen
-
-
-def labels_of(records: Sequence[MovieRecord]) -> np.ndarray:
-    return np.array([genre_vector(r.genres) for r in records], dtype=np.int64).reshape(-1, 18)
 
 
 def fingerprint(records: Sequence[MovieRecord]) -> str:

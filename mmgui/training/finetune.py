@@ -32,13 +32,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mmgui.config import PROJECT_ROOT, Settings
-from mmgui.data.kaggle import MovieRecord
+from mmgui.data.kaggle import MovieRecord, load_records, select_split
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.metrics import evaluate_probs, sigmoid
 from mmgui.nets.genre_model import CalibratedHead, GenreHead, HeadConfig
 from mmgui.training.calibration import fit_temperature, tune_thresholds
-from mmgui.training.data import feature_set, fingerprint, load_records, select_split
+from mmgui.training.data import feature_set, fingerprint
 from mmgui.training.distributed import pick_trainer
 from mmgui.training.export import HEAD_INPUTS, export_head
 from mmgui.training.heads import FeatureSet, HeadResult, HeadTraining, head_logits

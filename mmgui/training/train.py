@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mmgui.config import Settings
-from mmgui.data.kaggle import MovieRecord
+from mmgui.data.kaggle import MovieRecord, load_records, select_split
 from mmgui.data.text import Vocabulary
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
@@ -37,7 +37,7 @@ from mmgui.training.baseline import (
 )
 from mmgui.training.calibration import fit_temperature, tune_thresholds
 from mmgui.training.configs import load_config
-from mmgui.training.data import Encoders, feature_set, fingerprint, load_records, select_split
+from mmgui.training.data import Encoders, feature_set, fingerprint
 from mmgui.training.export import HEAD_INPUTS, export_checked, export_head
 from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, train_head
 from mmgui.training.registry import write_version
