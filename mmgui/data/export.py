@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING
 
 from mmgui.errors import MmguiError
+from mmgui.files import write_atomically
 
 if TYPE_CHECKING:
     from mmgui.data.label_studio import LabelStudioExport
@@ -79,23 +78,6 @@ def write_export(
 def label_config_path(out: Path) -> Path:
     """Where a Label Studio export's labelling config is written: `<name>.label_config.xml`."""
     return out.with_name(f"{out.stem}.label_config.xml")
-
-
-Written = TypeVar("Written")
-
-
-def write_atomically(out: Path, write: Callable[[TextIO], Written]) -> Written:
-    """`write(handle)` into a temporary file beside `out`, renamed to `out` when it is done."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            written = write(handle)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return written
 
 
 def _write_csv(records: Iterable[ExportRecord], handle) -> int:

@@ -10,12 +10,13 @@ Each backbone has a tiny random-weight twin (`tiny=True`) with the same interfac
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from mmgui.files import file_sha256
 
 # Tiny test backbones are random but reproducible: built under this seed, a tiny backbone
 # exported at serving time has the same weights as the one features were computed with.
@@ -29,14 +30,6 @@ class BackboneSpec:
     name: str
     dim: int
     weights_sha256: str
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 POSTER_POOLINGS = ("pyramid", "last")

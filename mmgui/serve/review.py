@@ -24,6 +24,7 @@ from mmgui.data.export import write_export
 from mmgui.data.label_studio import LabelStudioExport, LabelStudioImport, default_document_root
 from mmgui.data.paths import resolve_source
 from mmgui.errors import MmguiError
+from mmgui.files import file_sha256
 from mmgui.genres import GENRES
 from mmgui.serve.auth import LOCAL_USER
 from mmgui.serve.cam_prefetch import CamPrefetcher
@@ -42,7 +43,6 @@ from mmgui.store.catalogue import (
     unpredicted_items,
     upsert_items,
 )
-from mmgui.store.media import file_sha256
 from mmgui.store.review import ReviewStore
 from mmgui.store.views import ItemView, RecentDecision
 

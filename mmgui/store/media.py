@@ -12,24 +12,16 @@ young, whatever its age.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mmgui.files import atomic_path, file_sha256
+
 KINDS = ("posters", "clips")
 PART_SUFFIX = ".part"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class MediaStore:
@@ -44,15 +36,8 @@ class MediaStore:
         try:
             os.utime(target)  # there already: young again, so no concurrent sweep takes it
         except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=PART_SUFFIX)
-            os.close(fd)
-            try:
+            with atomic_path(target, suffix=PART_SUFFIX) as tmp:
                 shutil.copyfile(source, tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
         return name
 
     def path(self, name: str | None) -> Path | None:

@@ -9,12 +9,12 @@ fresh cache instead of silently mixing features.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from mmgui.files import atomic_path
 
 
 def content_key(data: bytes | str) -> str:
@@ -50,17 +50,9 @@ class FeatureCache:
         return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         keys = sorted(self._vectors)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".npz.tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, keys=np.array(keys), vectors=self.matrix(keys))
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(self.path, suffix=".npz.tmp") as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, keys=np.array(keys), vectors=self.matrix(keys))
 
 
 def cached_features(

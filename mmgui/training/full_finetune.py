@@ -22,8 +22,8 @@ from torch import nn
 from mmgui.data.image import load_image, preprocess_batch
 from mmgui.data.kaggle import MovieRecord, labels_of
 from mmgui.data.text import encoder_text
+from mmgui.files import file_sha256
 from mmgui.metrics import evaluate_probs, sigmoid
-from mmgui.nets.backbones import file_sha256
 from mmgui.nets.genre_model import GenreHead, HeadConfig
 from mmgui.training.data import Encoders
 from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, head_loss
