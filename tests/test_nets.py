@@ -123,14 +123,14 @@ def test_head_export_matches_torch(fusion: str, tmp_path) -> None:
 
 
 def test_a_failed_parity_check_leaves_no_graph(tmp_path, monkeypatch) -> None:
-    import mmgui.training.export as export
+    import mmgui.nets.export
 
-    monkeypatch.setattr(export, "PARITY_ATOL", -1.0)  # nothing can pass
+    monkeypatch.setattr(mmgui.nets.export, "PARITY_ATOL", -1.0)  # nothing can pass
     head = CalibratedHead(_head(), 1.0).eval()
     names = ("poster_features", "overview_features", "poster_present", "overview_present")
     inputs = {name: t.numpy() for name, t in zip(names, _inputs(), strict=True)}
     with pytest.raises(AssertionError, match="differs"):
-        export.export_head(head, inputs, tmp_path / "head.onnx")
+        export_head(head, inputs, tmp_path / "head.onnx")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -34,7 +34,7 @@ def ensure_backbone_graphs(backbones: dict, cache_dir: Path) -> Path:
     folder = graph_dir(backbones, cache_dir)
     if all((folder / name).exists() for name in GRAPH_FILES):
         return folder
-    from mmgui.training.export import build_backbone_graphs
+    from mmgui.nets.export import build_backbone_graphs
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))

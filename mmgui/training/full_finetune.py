@@ -155,7 +155,7 @@ def write_backbones(
     against torch, the tokenizer, and the weights for the torch copy); returns the version's
     new "backbones" entry. `samples`: real records for the parity check."""
     from mmgui.nets.backbones import minilm_dir
-    from mmgui.training.export import export_overview_backbone, export_poster_backbone
+    from mmgui.nets.export import export_overview_backbone, export_poster_backbone
 
     target = folder / BACKBONES_DIR
     target.mkdir()

@@ -26,6 +26,7 @@ from mmgui.genres import GENRES
 from mmgui.metrics import evaluate_probs, sigmoid
 from mmgui.nets.backbones import load_overview_backbone, load_poster_backbone
 from mmgui.nets.baseline import BaselineConfig
+from mmgui.nets.export import export_checked
 from mmgui.nets.genre_model import CalibratedHead, HeadConfig
 from mmgui.training.baseline import (
     BASELINE_INPUTS,
@@ -38,7 +39,7 @@ from mmgui.training.baseline import (
 from mmgui.training.calibration import fit_temperature, tune_thresholds
 from mmgui.training.configs import load_config
 from mmgui.training.data import Encoders, feature_set, fingerprint
-from mmgui.training.export import HEAD_INPUTS, export_checked, export_head
+from mmgui.training.export import HEAD_INPUTS, export_head
 from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, train_head
 from mmgui.training.registry import write_version
 
