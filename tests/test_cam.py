@@ -9,7 +9,8 @@ import pytest
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
-from mmgui.serve.cam import CAM_METHODS, genre_cams
+from mmgui.serve.cam import genre_cams
+from mmgui.serve.cam_methods import CAM_METHODS
 from mmgui.serve.predictor import GenrePredictor
 from mmgui.serve.torch_model import load_torch_genre_model
 from mmgui.training.train import train_version

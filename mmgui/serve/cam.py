@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytorch_grad_cam
 import torch
-from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
@@ -22,9 +22,8 @@ from mmgui.data.image import BACKBONE_MEAN, BACKBONE_STD, ImageSource
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRE_INDEX
 from mmgui.nets.genre_model import GenreModel
+from mmgui.serve.cam_methods import CAM_METHODS
 from mmgui.serve.torch_model import TorchGenreModel
-
-CAM_METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "eigencam": EigenCAM}
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,8 @@ def genre_cams(
     with torch.no_grad():
         probs = torch.sigmoid(wrapper(image) / copy.model.head.temperature)[0].numpy()
     targets = [ClassifierOutputTarget(GENRE_INDEX[g]) for g in genres]
-    cam = CAM_METHODS[method](model=wrapper, target_layers=[copy.model.poster_backbone.cam_layer])
+    method_class = getattr(pytorch_grad_cam, CAM_METHODS[method])
+    cam = method_class(model=wrapper, target_layers=[copy.model.poster_backbone.cam_layer])
     with cam:
         maps = cam(input_tensor=image.repeat(len(genres), 1, 1, 1), targets=targets)
     rgb = _unnormalise(image[0].numpy())

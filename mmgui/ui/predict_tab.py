@@ -7,7 +7,7 @@ import gradio as gr
 from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
-from mmgui.serve.cam import CAM_METHODS
+from mmgui.serve.cam_methods import CAM_METHODS
 from mmgui.serve.studio import Studio, demo_examples
 from mmgui.serve.summary import version_figures, version_summary
 from mmgui.ui.genre_table import genre_rows, genre_table
