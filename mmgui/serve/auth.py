@@ -14,9 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
 import threading
 import time
 from collections import deque
@@ -26,6 +24,7 @@ from pathlib import Path
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
+from mmgui.files import write_atomically
 
 ROLES = ("editor", "admin")
 LOCAL_USER = "local"  # who is at the keyboard without `--auth` (an admin)
@@ -88,10 +87,7 @@ def add_user(path: Path, username: str, password: str, role: str) -> None:
     users = read_users(path) if path.exists() else {}
     users[username] = User(username, role, hash_password(password))
     payload = {"users": [vars(u) for u in users.values()]}
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=2)
-    os.replace(tmp, path)
+    write_atomically(path, lambda handle: json.dump(payload, handle, indent=2))
 
 
 class LoginThrottled(MmguiError):
