@@ -87,7 +87,7 @@ class ClipAnalyser:
         if not isinstance(predictor.engine, HeadEngine):
             raise MmguiError(
                 f"{predictor.name}: clip genres need a 'head' version (poster backbone + head), "
-                f"not {predictor.meta.get('kind')!r}"
+                f"not {predictor.card.kind.value!r}"
             )
         self.predictor = predictor
         self.settings: Settings = predictor.settings
@@ -117,7 +117,7 @@ class ClipAnalyser:
             SegmentAffect(s.t_start, s.t_end, float(v), float(a))
             for s, v, a in zip(clip.segments, valence, arousal, strict=True)
         ]
-        thresholds = self.predictor.meta["thresholds"]
+        thresholds = self.predictor.card.thresholds
         ranked = sorted(GENRES, key=lambda g: -probs[g])
         return ClipAnalysis(
             duration=clip.duration,

@@ -129,7 +129,7 @@ class Studio:
                 cams = genre_cams(copy, poster, genres, overview, title, method=method)
             finally:
                 torch.set_num_threads(usual)
-        thresholds = predictor.meta["thresholds"]
+        thresholds = predictor.card.thresholds
         return [CamView(c.genre, c.probability, thresholds[c.genre], c.overlay) for c in cams]
 
     def word_weights(

@@ -18,7 +18,7 @@ from mmgui.data.text import SubwordTokenizer, encoder_text
 from mmgui.errors import MmguiError
 from mmgui.nets.backbones import load_backbones, minilm_dir
 from mmgui.nets.genre_model import CalibratedHead, GenreHead, GenreModel, HeadConfig
-from mmgui.training.registry import read_model_json
+from mmgui.versions import ModelKind, read_card
 
 
 @dataclass
@@ -49,17 +49,17 @@ class TorchGenreModel:
 
 
 def load_torch_genre_model(version: Path) -> TorchGenreModel:
-    meta = read_model_json(version)
-    if meta.get("kind") != "head":
+    card = read_card(version)
+    if card.kind is not ModelKind.HEAD or card.backbones is None or card.head is None:
         raise MmguiError(f"{version}: only 'head' versions have a torch copy for explanations")
-    poster_meta, overview_meta = meta["backbones"]["poster"], meta["backbones"]["overview"]
-    head = GenreHead(HeadConfig.from_dict(meta["head"]))
+    backbones = card.backbones
+    head = GenreHead(HeadConfig.from_dict(card.head))
     head.load_state_dict(load_file(Path(version) / "head.safetensors"))
-    poster, overview = load_backbones(meta["backbones"])
-    if meta["backbones"].get("in_version"):  # fully finetuned: the version's own weights
-        folder = Path(version) / meta["backbones"]["in_version"]
+    poster, overview = load_backbones(backbones)
+    if backbones.in_version:  # fully finetuned: the version's own weights
+        folder = Path(version) / backbones.in_version
         poster.load_state_dict(load_file(folder / "poster.safetensors"))
         overview.load_state_dict(load_file(folder / "overview.safetensors"))
-    model = GenreModel(poster, overview, CalibratedHead(head, meta["temperature"])).eval()
-    tokenizer = SubwordTokenizer(minilm_dir() / "tokenizer.json", overview_meta["max_tokens"])
-    return TorchGenreModel(model, tuple(poster_meta["input_size"]), tokenizer)
+    model = GenreModel(poster, overview, CalibratedHead(head, card.temperature)).eval()
+    tokenizer = SubwordTokenizer(minilm_dir() / "tokenizer.json", backbones.max_tokens)
+    return TorchGenreModel(model, backbones.poster_size, tokenizer)

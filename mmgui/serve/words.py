@@ -70,7 +70,7 @@ def _head_engine(predictor: GenrePredictor, genre: str) -> HeadEngine:
     engine = predictor.engine
     if not isinstance(engine, HeadEngine):
         raise MmguiError(
-            f"model {predictor.name} has no word explanations (kind {predictor.meta['kind']})"
+            f"model {predictor.name} has no word explanations (kind {predictor.card.kind.value})"
         )
     if genre not in GENRE_INDEX:
         raise MmguiError(f"unknown genre {genre!r}")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mmgui.errors import MmguiError
 from mmgui.store.db import transaction
 from mmgui.store.schema import AuditEntry, ModelVersion, Promotion, utcnow
-from mmgui.training.registry import read_model_json
+from mmgui.versions import read_card
 
 INITIAL = "(initial)"  # who "promoted" the shipped default on a fresh database
 
@@ -70,7 +70,7 @@ class VersionTable:
         if current is not None:
             return current
         name = default_version.name
-        test = read_model_json(default_version).get("metrics", {}).get("test", {})
+        test = read_card(default_version).test_metrics
         metrics = {k: test[k] for k in ("n_items", "macro_roc_auc", "micro_f1") if k in test}
         with transaction(self.sessions) as session:
             existing = session.scalar(select(ModelVersion).where(ModelVersion.name == name))

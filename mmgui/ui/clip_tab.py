@@ -84,7 +84,7 @@ def build(studio: Studio, review: ReviewService) -> None:
             header,
             clip_plots.emotion_line(analysis),
             clip_plots.trajectory(analysis),
-            genre_rows(analysis.genre_probs, analysis.tags, studio.predictor.meta["thresholds"]),
+            genre_rows(analysis.genre_probs, analysis.tags, studio.predictor.card.thresholds),
             gallery,
             (clip_path, analysis, title_text, overview_text),
             "",

@@ -18,10 +18,10 @@ WORDS_LEGEND = "red raises its probability, purple lowers it"
 def build(studio: Studio) -> None:
     # Callables, not strings: Gradio re-evaluates them on every page load, so the line follows
     # a promotion or rollback instead of the version served at start-up.
-    model_line = gr.Markdown(lambda: version_summary(studio.predictor.meta))
+    model_line = gr.Markdown(lambda: version_summary(studio.predictor.card))
     with gr.Accordion("Exact figures of the served version", open=False):
         figures = gr.JSON(
-            lambda: version_figures(studio.predictor.meta), label="model.json metrics"
+            lambda: version_figures(studio.predictor.card), label="model.json metrics"
         )
     with gr.Row():
         with gr.Column():
@@ -73,12 +73,12 @@ def build(studio: Studio) -> None:
             gr.Warning(notice)
         tag_text = ", ".join(prediction.tags) or "no genre passes its threshold"
         header = f"**Tags:** {tag_text}  \n_model {prediction.model_version}_"
-        meta = studio.predictor.meta
+        card = studio.predictor.card
         return (
             header,
-            genre_rows(prediction.genre_probs, prediction.tags, meta["thresholds"]),
-            version_summary(meta),
-            version_figures(meta),
+            genre_rows(prediction.genre_probs, prediction.tags, card.thresholds),
+            version_summary(card),
+            version_figures(card),
         )
 
     def explain(poster_path, title_text, overview_text, method_name, extra_genres):
