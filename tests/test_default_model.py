@@ -42,7 +42,7 @@ def test_default_version_records_its_metrics_and_thresholds() -> None:
 
 
 def test_served_onnx_matches_torch_eager_on_real_inputs(predictor: GenrePredictor) -> None:
-    copy = load_torch_genre_model(DEFAULT)
+    copy = load_torch_genre_model(DEFAULT, Settings.load())
     for example in EXAMPLES[:3]:
         poster = PROJECT_ROOT / "assets" / example["poster"]
         for item in [

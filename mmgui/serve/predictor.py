@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from mmgui.config import Settings
-from mmgui.data.image import ImageSource, load_image, preprocess_batch
-from mmgui.data.text import SubwordTokenizer, encoder_text
+from mmgui.data.image import ImageSource
+from mmgui.data.item import PreparedItem, prepare_item
+from mmgui.data.text import SubwordTokenizer
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.backbones import version_backbones
@@ -164,48 +165,17 @@ class GenrePredictor:
         """Tag a batch of items in one pass of each graph (catalogue scoring)."""
         if not items:
             return []
-        posters, texts, notices = self._prepare(items)
-        probs = self.engine.genre_probs(posters, texts)
-        return [
-            self._prediction(row, posters[i] is not None, texts[i] is not None, notices[i])
-            for i, row in enumerate(probs)
-        ]
+        size = self.engine.poster_size
+        prepared = [prepare_item(i.poster, i.overview, i.title, size, self.settings) for i in items]
+        probs = self.engine.genre_probs([p.poster for p in prepared], [p.text for p in prepared])
+        return [self._prediction(row, item) for row, item in zip(probs, prepared, strict=True)]
 
-    def _prepare(
-        self, items: Sequence[PredictInput]
-    ) -> tuple[list[np.ndarray | None], list[str | None], list[tuple[str, ...]]]:
-        posters: list[np.ndarray | None] = []
-        texts: list[str | None] = []
-        notices: list[tuple[str, ...]] = []
-        settings = self.settings
-        for item in items:
-            has_text = bool((item.overview or "").strip() or (item.title or "").strip())
-            if item.poster is None and not has_text:
-                raise MmguiError("nothing to predict from: give a poster, an overview or a title")
-            if item.poster is None:
-                posters.append(None)
-            else:
-                image = load_image(item.poster, settings.max_image_pixels, settings.max_image_bytes)
-                posters.append(preprocess_batch([image], self.engine.poster_size)[0])
-            if has_text:
-                text = encoder_text(item.overview, item.title, settings.max_overview_chars)
-                texts.append(text.text)
-                notices.append(text.notices)
-            else:
-                texts.append(None)
-                notices.append(())
-        return posters, texts, notices
-
-    def _prediction(
-        self, probs: np.ndarray, has_poster: bool, has_text: bool, notices: tuple[str, ...]
-    ) -> Prediction:
+    def _prediction(self, probs: np.ndarray, item: PreparedItem) -> Prediction:
         order = np.argsort(-probs)
-        tags = [GENRES[g] for g in order if probs[g] >= self.thresholds[g]]
-        modalities = tuple(m for m, on in (("poster", has_poster), ("overview", has_text)) if on)
         return Prediction(
             genre_probs={g: float(p) for g, p in zip(GENRES, probs, strict=True)},
-            tags=tags,
+            tags=[GENRES[g] for g in order if probs[g] >= self.thresholds[g]],
             model_version=self.name,
-            modalities=modalities,
-            notices=notices,
+            modalities=item.modalities,
+            notices=item.notices,
         )

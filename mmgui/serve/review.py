@@ -29,9 +29,10 @@ from mmgui.serve.auth import LOCAL_USER
 from mmgui.serve.cam_prefetch import CamPrefetcher
 from mmgui.serve.clip import ClipAnalysis, keyframe_png
 from mmgui.serve.cursor import QueueCursor
+from mmgui.serve.explain import CamView
 from mmgui.serve.models import ModelManager
 from mmgui.serve.predictor import PredictInput
-from mmgui.serve.studio import CamView, Studio
+from mmgui.serve.studio import Studio
 from mmgui.store.catalogue import (
     add_predictions,
     apply_reviews,

@@ -7,6 +7,7 @@ import gradio as gr
 
 from mmgui.config import PROJECT_ROOT
 from mmgui.errors import MmguiError
+from mmgui.serve.explain import keyframe_cams
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.ui import clip_plots
@@ -68,7 +69,7 @@ def build(studio: Studio, review: ReviewService) -> None:
         try:
             analysis = studio.analyse_clip(clip_path, overview_text, title_text)
             progress(0.6, desc="Grad-CAM on the keyframes")
-            views = studio.keyframe_cams(analysis, overview_text, title_text)
+            views = keyframe_cams(studio, analysis, overview_text, title_text)
         except MmguiError as err:
             raise gr.Error(str(err)) from err
         for notice in analysis.notices:

@@ -7,6 +7,7 @@ import gradio as gr
 from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.serve import explain as explanations
 from mmgui.serve.cam import CAM_METHODS
 from mmgui.serve.studio import Studio, demo_examples
 from mmgui.serve.summary import version_figures, version_summary
@@ -83,8 +84,8 @@ def build(studio: Studio) -> None:
 
     def explain(poster_path, title_text, overview_text, method_name, extra_genres):
         try:
-            explanation = studio.explain(
-                poster_path, overview_text, title_text, method_name, extra_genres
+            explanation = explanations.explain(
+                studio, poster_path, overview_text, title_text, method_name, extra_genres
             )
         except MmguiError as err:
             raise gr.Error(str(err)) from err
