@@ -24,7 +24,7 @@ import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mmgui.config import PROJECT_ROOT, Settings
+from mmgui.config import Settings, child_pythonpath
 from mmgui.errors import MmguiError
 from mmgui.store.catalogue import corrected_items
 from mmgui.store.jobs import JobCancelled, JobQueue, JobView, this_worker
@@ -278,9 +278,7 @@ def spawn_worker(settings: Settings) -> subprocess.Popen:
         "MMGUI_MEDIA_DIR": str(Path(settings.media_dir).resolve()),
         "MMGUI_CACHE_DIR": str(Path(settings.cache_dir).resolve()),
         "MMGUI_DEVICE": settings.device,
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
-        ),
+        "PYTHONPATH": child_pythonpath(),
     }
     return subprocess.Popen([sys.executable, "-m", "mmgui", "worker"], env=env)
 

@@ -12,13 +12,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmgui.config import PROJECT_ROOT, Settings
+from mmgui.config import Settings, shipped_path
 from mmgui.data.image import ImageSource
 from mmgui.serve.auth import role_of
 from mmgui.serve.clip import ClipAnalyser, ClipAnalysis, keyframe_png
 from mmgui.serve.predictor import GenrePredictor, Prediction
 
-EXAMPLES_JSON = PROJECT_ROOT / "assets" / "examples.json"
+EXAMPLES_JSON = shipped_path("assets") / "examples.json"
 
 
 @dataclass(frozen=True)

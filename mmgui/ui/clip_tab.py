@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from mmgui.config import PROJECT_ROOT
+from mmgui.config import shipped_path
 from mmgui.errors import MmguiError
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
@@ -13,7 +13,7 @@ from mmgui.ui import clip_plots
 from mmgui.ui.genre_table import genre_rows, genre_table
 from mmgui.ui.users import current_user
 
-EXAMPLE_CLIP = PROJECT_ROOT / "assets" / "clips" / "caminandes_10s_noaudio.mp4"
+EXAMPLE_CLIP = shipped_path("assets") / "clips" / "caminandes_10s_noaudio.mp4"
 NO_CLIP = "Upload a clip first (a video file: mp4, webm, mkv, mov …)."
 
 
