@@ -4,7 +4,7 @@ Never inside a web request: `python app.py` starts one of these as its own proce
 `--no-worker`), and any number can run on other hosts against one PostgreSQL database. On one
 host, a lock file per device makes a second job wait while the device is busy: the worker
 claims its job first and, while it waits, the job says who holds the device. A job's new
-version folder is written atomically (`training.registry.write_version`) and only then
+version folder is written atomically (`versions.write_version`) and only then
 registered, so a worker killed mid-job leaves no version and the active model untouched; the
 next worker to start marks that job failed with the reason.
 """
@@ -24,7 +24,7 @@ import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mmgui.config import PROJECT_ROOT, Settings
+from mmgui.config import Settings, child_pythonpath
 from mmgui.errors import MmguiError
 from mmgui.store.catalogue import corrected_items
 from mmgui.store.jobs import JobCancelled, JobQueue, JobView, this_worker
@@ -278,9 +278,7 @@ def spawn_worker(settings: Settings) -> subprocess.Popen:
         "MMGUI_MEDIA_DIR": str(Path(settings.media_dir).resolve()),
         "MMGUI_CACHE_DIR": str(Path(settings.cache_dir).resolve()),
         "MMGUI_DEVICE": settings.device,
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
-        ),
+        "PYTHONPATH": child_pythonpath(),
     }
     return subprocess.Popen([sys.executable, "-m", "mmgui", "worker"], env=env)
 

@@ -12,12 +12,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mmgui.config import PROJECT_ROOT
+from mmgui.config import shipped_path
 from mmgui.errors import MmguiError
 from mmgui.versions import Backbones
 
 GRAPH_FILES = ("poster.onnx", "overview.onnx", "tokenizer.json")
-EXAMPLES = PROJECT_ROOT / "assets" / "examples.json"
+EXAMPLES = shipped_path("assets") / "examples.json"
 
 
 def graph_dir(backbones: Backbones, cache_dir: Path) -> Path:

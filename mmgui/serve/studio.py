@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmgui.config import PROJECT_ROOT, Settings
+from mmgui.config import Settings, shipped_path
 from mmgui.data.image import ImageSource
 from mmgui.serve.auth import role_of
 from mmgui.serve.clip import ClipAnalyser, ClipAnalysis
@@ -22,7 +22,7 @@ from mmgui.serve.predictor import GenrePredictor, Prediction
 if TYPE_CHECKING:  # the torch copy is loaded on first use: serving alone needs no torch
     from mmgui.serve.torch_model import TorchGenreModel
 
-EXAMPLES_JSON = PROJECT_ROOT / "assets" / "examples.json"
+EXAMPLES_JSON = shipped_path("assets") / "examples.json"
 
 
 class Studio:

@@ -1,6 +1,6 @@
 """Which model versions exist and which one is active, kept in the database.
 
-The files of a version live in the models folder (`training.registry`); this table says
+The files of a version live in the models folder (`mmgui.versions`); this table says
 which one the studio serves. Promoting is explicit and audited, and pushes onto the promotion
 history; rolling back undoes the newest promotion and serves the one before it, so a second
 rollback goes one step further back (never forth again). Exactly one row is active at a

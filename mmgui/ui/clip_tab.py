@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from mmgui.config import PROJECT_ROOT, Settings
+from mmgui.config import Settings, shipped_path
 from mmgui.serve.explain import keyframe_cams
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
@@ -17,7 +17,7 @@ from mmgui.ui.errors import user_errors
 from mmgui.ui.genre_table import genre_rows, genre_table
 from mmgui.ui.users import current_user
 
-EXAMPLE_CLIP = PROJECT_ROOT / "assets" / "clips" / "caminandes_10s_noaudio.mp4"
+EXAMPLE_CLIP = shipped_path("assets") / "clips" / "caminandes_10s_noaudio.mp4"
 NO_CLIP = "Upload a clip first (a video file: mp4, webm, mkv, mov …)."
 
 
