@@ -16,7 +16,7 @@ import pytest
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
-from mmgui.serve.models import NeedsConfirmation
+from mmgui.serve.actions import NeedsConfirmation
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.store.jobs import JobQueue

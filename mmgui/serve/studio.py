@@ -14,7 +14,6 @@ from pathlib import Path
 
 from mmgui.config import PROJECT_ROOT, Settings
 from mmgui.data.image import ImageSource
-from mmgui.serve.auth import role_of
 from mmgui.serve.clip import ClipAnalyser, ClipAnalysis, keyframe_png
 from mmgui.serve.predictor import GenrePredictor, Prediction
 
@@ -76,11 +75,6 @@ class Studio:
     @property
     def version_dir(self) -> Path:
         return self._version_dir
-
-    def role(self, username: str) -> str:
-        """`username`'s role (`editor` or `admin`) under this studio's `--auth` file; without
-        one, the single local user is an admin. Read on each call, so edits apply at once."""
-        return role_of(self.settings.auth_file, username)
 
     def use_version(self, version_dir: Path) -> None:
         """Serve another version from now on, without a restart: the new one is loaded

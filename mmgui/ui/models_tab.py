@@ -8,7 +8,8 @@ from __future__ import annotations
 import gradio as gr
 
 from mmgui.errors import MmguiError
-from mmgui.serve.models import ModelManager, NeedsConfirmation
+from mmgui.serve.actions import NeedsConfirmation
+from mmgui.serve.models import ModelManager
 from mmgui.ui.users import current_user
 
 VERSION_COLUMNS = ["version", "active", "flagged", "created (UTC)", "parent", "job",

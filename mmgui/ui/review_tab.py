@@ -16,6 +16,7 @@ from mmgui.config import Settings
 from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.serve.actions import is_admin
 from mmgui.serve.cursor import QueueCursor
 from mmgui.serve.review import ReviewService
 from mmgui.store.views import ItemView
@@ -265,7 +266,7 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
 
     def check_admin(request: gr.Request) -> str:
         username = current_user(request)
-        if review.studio.role(username) != "admin":
+        if not is_admin(review.studio.settings, username):
             raise gr.Error("bulk edits are for admins")
         return username
 
@@ -319,7 +320,7 @@ def _import_export(
     # A gr.Progress() default is how Gradio hands a handler its progress bar (hence noqa).
     def do_import(file: str | None, path: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008
         username = current_user(request)
-        if review.studio.role(username) != "admin":
+        if not is_admin(review.studio.settings, username):
             raise gr.Error("imports are for admins")
         if not (file or path.strip()):
             raise gr.Error("upload a file or give a path")
