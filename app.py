@@ -60,7 +60,7 @@ def main() -> None:
     except MmguiError as err:
         sys.exit(f"error: {err}")
     # Items a killed import left unpredicted are predicted while the studio already serves.
-    review.recover_in_background(lambda message: print(message, file=sys.stderr))
+    review.catalogue.recover_in_background(lambda message: print(message, file=sys.stderr))
     # SIGTERM (systemd, docker stop, kill) ends the studio the way Ctrl-C does: Gradio closes
     # its server on KeyboardInterrupt, and the worker is stopped below either way.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> dict:
         settings = scratch_settings(work)
         started = time.perf_counter()
         review = open_scratch_review(settings)
-        imported = review.import_catalogue(write_catalogue(test, work / "catalogue.csv"))
+        imported = review.catalogue.import_catalogue(write_catalogue(test, work / "catalogue.csv"))
         import_s = time.perf_counter() - started
         probs, thresholds = import_probs(review, test)
         genre, candidates = weakest_genre(test, probs, thresholds, args.corrections + args.min_eval)

@@ -66,7 +66,7 @@ def studio_settings(tmp_path_factory: pytest.TempPathFactory, tiny_models: Path)
         media_dir=root / "media",
         max_upload_mb=1,
     )
-    ReviewService.open(Studio(settings)).import_catalogue(KAGGLE_FIXTURE)
+    ReviewService.open(Studio(settings)).catalogue.import_catalogue(KAGGLE_FIXTURE)
     return settings
 
 

@@ -44,7 +44,7 @@ class DecisionAction(StrEnum):
     BULK_REMOVE = "bulk_remove"
 
 
-CORRECTIONS = (DecisionAction.ACCEPT, DecisionAction.CORRECT)  # what a finetune learns from
+CORRECTIONS = (DecisionAction.ACCEPT, DecisionAction.CORRECT)  # an editor settled the labels
 
 # The status a decision leaves its item in, for the actions that set one.
 STATUS_AFTER = {

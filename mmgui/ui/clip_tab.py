@@ -95,7 +95,9 @@ def build(studio: Studio, review: ReviewService) -> None:
             raise gr.Error("analyse a clip first")
         clip_path, analysis, title_text, overview_text = last
         username = current_user(request)
-        item_id = review.add_clip(clip_path, analysis, title_text, overview_text, username)
+        item_id = review.catalogue.add_clip(
+            clip_path, analysis, title_text, overview_text, username
+        )
         item = review.item(item_id)
         return (
             f"In the review queue as `{item.external_id}` (“{item.title}”), "

@@ -272,7 +272,7 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
 
     def preview_bulk(name: str, how: str, status_name: str, genre_name: str, request: gr.Request):
         check_admin(request)
-        count = review.store.bulk_preview(name, how == "add", *filter_of(status_name, genre_name))
+        count = review.bulk_preview(name, how == "add", *filter_of(status_name, genre_name))
         verb = "add" if how == "add" else "remove"
         text = (
             f"This will {verb} **{name}** on **{count}** items ({status_name}, {genre_name}); "
@@ -282,7 +282,7 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
 
     def apply_bulk(name: str, how: str, status_name: str, genre_name: str, request: gr.Request):
         username = check_admin(request)
-        changed = review.store.bulk_edit(
+        changed = review.bulk_edit(
             username, name, how == "add", *filter_of(status_name, genre_name)
         )
         return f"Done: {changed} items changed (each has a decision in its history).", gr.Button(
@@ -330,9 +330,9 @@ def _import_export(
 
         try:
             if file:
-                summary = review.import_upload(Path(file), username, report)
+                summary = review.catalogue.import_upload(Path(file), username, report)
             else:
-                summary = review.import_server_path(path, username, report)
+                summary = review.catalogue.import_server_path(path, username, report)
         except MmguiError as err:
             raise gr.Error(str(err)) from err
         lines = [
@@ -356,7 +356,9 @@ def _import_export(
             )
         keep = review.studio.settings.export_keep
         out = _export_path(Path(exported.GRADIO_CACHE), keep, format_name)
-        review.export(format_name, out, status_filter, genre_filter, current_user(request))
+        review.catalogue.export(
+            format_name, out, status_filter, genre_filter, current_user(request)
+        )
         return str(out)
 
     run_export.click(do_export, [fmt, scope, status, genre], [exported], api_name="review_export")
