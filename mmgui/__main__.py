@@ -85,11 +85,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 def cmd_export_backbones(args: argparse.Namespace) -> None:
     from mmgui.serve.backbones import version_backbones
-    from mmgui.training.registry import read_model_json
+    from mmgui.versions import read_card
 
     settings = settings_of(args)
-    meta = read_model_json(Path(args.model))
-    print(version_backbones(Path(args.model), meta["backbones"], settings.cache_dir))
+    card = read_card(Path(args.model))
+    print(version_backbones(Path(args.model), card.backbones, settings.cache_dir))
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

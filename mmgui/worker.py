@@ -4,7 +4,7 @@ Never inside a web request: `python app.py` starts one of these as its own proce
 `--no-worker`), and any number can run on other hosts against one PostgreSQL database. On one
 host, a lock file per device makes a second job wait while the device is busy: the worker
 claims its job first and, while it waits, the job says who holds the device. A job's new
-version folder is written atomically (`training.registry.write_version`) and only then
+version folder is written atomically (`mmgui.versions.write_version`) and only then
 registered, so a worker killed mid-job leaves no version and the active model untouched; the
 next worker to start marks that job failed with the reason.
 """

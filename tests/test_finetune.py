@@ -301,7 +301,7 @@ def test_full_finetune_ships_its_own_backbones_and_serves_them(settings: Setting
     # served (ONNX, the version's own graphs) and the torch copy agree on a real item
     item = review.item(review.store.queue(status="all")[0].id)
     served = GenrePredictor(version, settings).predict(item.poster, item.overview, item.title)
-    copy = load_torch_genre_model(version)
+    copy = load_torch_genre_model(version, Settings.load())
     with torch.no_grad():
         eager = copy.model(*copy.inputs(item.poster, item.overview, item.title)).numpy()[0]
     assert np.allclose(list(served.genre_probs.values()), eager, atol=1e-4)

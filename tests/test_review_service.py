@@ -314,19 +314,20 @@ def test_a_zip_upload_imports_its_posters(confined: ReviewService, tmp_path: Pat
 def test_maps_wait_for_the_editor_to_settle_and_skip_items_left_behind(
     review: ReviewService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import mmgui.serve.cam_prefetch
     from mmgui.serve.cam_prefetch import CamPrefetcher
 
     review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     items = [review.item(e.id) for e in review.store.queue(status="all", limit=50)]
     items = [i for i in items if i.poster is not None and i.genre_probs]
     computed: list[tuple[str, float, int | None]] = []
-    real = review.studio.poster_cams
+    real = mmgui.serve.cam_prefetch.poster_cams
 
-    def counted(poster, overview, title, genres, method="gradcam", threads=None):
+    def counted(studio, poster, overview, title, genres, method="gradcam", threads=None):
         computed.append((title, time.monotonic(), threads))
-        return real(poster, overview, title, genres, method, threads)
+        return real(studio, poster, overview, title, genres, method, threads)
 
-    monkeypatch.setattr(review.studio, "poster_cams", counted)
+    monkeypatch.setattr(mmgui.serve.cam_prefetch, "poster_cams", counted)
     window = 4
     maps = CamPrefetcher(review.studio, settle_s=0.5, wanted_items=window)
     first = items[0]
@@ -350,6 +351,7 @@ def test_maps_wait_for_the_editor_to_settle_and_skip_items_left_behind(
 def test_a_failed_map_surfaces_where_it_is_shown_not_when_the_next_item_is_prefetched(
     review: ReviewService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import mmgui.serve.cam_prefetch
     from mmgui.serve.cam_prefetch import CamPrefetcher
 
     review.catalogue.import_catalogue(KAGGLE_FIXTURE)
@@ -362,7 +364,7 @@ def test_a_failed_map_surfaces_where_it_is_shown_not_when_the_next_item_is_prefe
     def broken(*_args, **_kwargs):
         raise MmguiError("the poster went missing")
 
-    monkeypatch.setattr(review.studio, "poster_cams", broken)
+    monkeypatch.setattr(mmgui.serve.cam_prefetch, "poster_cams", broken)
     maps = CamPrefetcher(review.studio, settle_s=0.0)
     maps.prefetch(item)
     with pytest.raises(MmguiError, match="went missing"):

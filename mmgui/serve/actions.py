@@ -16,7 +16,7 @@ from mmgui.errors import MmguiError
 from mmgui.serve.auth import Role, role_of
 from mmgui.store.jobs import JobQueue
 from mmgui.store.versions import VersionTable, VersionView
-from mmgui.training.registry import read_model_json
+from mmgui.versions import read_card
 
 
 class NeedsConfirmation(MmguiError):
@@ -90,4 +90,4 @@ def cancel_job(jobs: JobQueue, settings: Settings, job_id: int, username: str) -
 
 
 def _still_on_disk(settings: Settings, version: VersionView) -> None:
-    read_model_json(settings.models_dir / version.path)
+    read_card(settings.models_dir / version.path)

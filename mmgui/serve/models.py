@@ -25,7 +25,7 @@ from mmgui.store.enums import JobMode
 from mmgui.store.jobs import JobQueue, JobView
 from mmgui.store.review import ReviewStore
 from mmgui.store.versions import VersionTable, VersionView
-from mmgui.training.registry import read_model_json
+from mmgui.versions import read_card
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,10 @@ class ModelManager:
     def compare(self, name: str, against: str | None = None) -> list[GenreDelta]:
         """Per-genre ROC-AUC and F1 of `name` and their change from `against` (default: the
         version it was tuned from), on the evaluation data both were scored on."""
-        meta = read_model_json(self.studio.settings.models_dir / self.versions.get(name).path)
-        mine = meta.get("metrics", {}).get("eval") or meta.get("metrics", {}).get("val", {})
-        base = meta.get("active_metrics", {}).get("eval", {})
-        if against and against != meta.get("parent"):
-            raise MmguiError(f"{name} was scored against {meta.get('parent')}, not {against}")
+        card = read_card(self.studio.settings.models_dir / self.versions.get(name).path)
+        mine, base = card.eval_metrics, (card.active_metrics or {}).get("eval", {})
+        if against and against != card.parent:
+            raise MmguiError(f"{name} was scored against {card.parent}, not {against}")
         rows = []
         for genre in GENRES:
             g = mine.get("per_genre", {}).get(genre)

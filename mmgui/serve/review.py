@@ -16,8 +16,9 @@ from mmgui.errors import MmguiError
 from mmgui.serve.cam_prefetch import CamPrefetcher
 from mmgui.serve.catalogue import CatalogueService
 from mmgui.serve.cursor import QueueCursor
+from mmgui.serve.explain import CamView
 from mmgui.serve.models import ModelManager
-from mmgui.serve.studio import CamView, Studio
+from mmgui.serve.studio import Studio
 from mmgui.store.enums import ANY_STATUS, EditorAction, ItemStatus, QueueView
 from mmgui.store.review import ReviewStore
 from mmgui.store.views import ItemView, RecentDecision

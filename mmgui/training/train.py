@@ -40,7 +40,7 @@ from mmgui.training.data import Encoders, feature_set, fingerprint, load_records
 from mmgui.training.export import HEAD_INPUTS, export_checked, export_head
 from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, train_head
 from mmgui.training.metrics import evaluate_probs
-from mmgui.training.registry import write_version
+from mmgui.versions import write_version
 
 Log = Callable[[str], None]
 SPLITS = ("train", "val", "test")
