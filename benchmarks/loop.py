@@ -203,7 +203,9 @@ def run(args: argparse.Namespace) -> dict:
         settings = scratch_settings(work)
         started = time.perf_counter()
         review = open_scratch_review(settings)
-        import_summary = review.import_catalogue(write_catalogue(test, work / "catalogue.csv"))
+        import_summary = review.catalogue.import_catalogue(
+            write_catalogue(test, work / "catalogue.csv")
+        )
         imported = {"new": import_summary.new, "bad_rows": len(import_summary.bad)}
         phases["import"] = time.perf_counter() - started
         probs, thresholds = import_probs(review, test)

@@ -31,7 +31,7 @@ def build_services(settings: Settings, *, load: bool = False) -> Services:
     first run this also builds the backbone graphs), not at the first prediction."""
     studio = Studio(settings)
     review = ReviewService.open(studio)
-    manager = review.manager or ModelManager(studio, review.store)
+    manager = review.manager
     if load:
         studio.load()
     return Services(settings, studio, review, manager)

@@ -65,7 +65,7 @@ def studio_settings(tmp_path_factory: pytest.TempPathFactory, tiny_models: Path)
         media_dir=root / "media",
         max_upload_mb=1,
     )
-    build_services(settings).review.import_catalogue(KAGGLE_FIXTURE)
+    build_services(settings).review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     return settings
 
 

@@ -23,7 +23,7 @@ def cmd_import(args: argparse.Namespace) -> None:
         if not args.quiet:
             print(f"\rpredicting {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    summary = review.import_catalogue(
+    summary = review.catalogue.import_catalogue(
         Path(source), kind, progress=progress, label_studio=_label_studio_import(args)
     )
     if not args.quiet and summary.predicted:
@@ -71,7 +71,7 @@ def _label_studio_export(args: argparse.Namespace):
 def cmd_export(args: argparse.Namespace) -> None:
     label_studio = _label_studio_export(args) if args.format == "labelstudio" else None
     review = review_of(args)
-    count = review.export(
+    count = review.catalogue.export(
         args.format, Path(args.out), args.status, args.genre, label_studio=label_studio
     )
     print(f"{count} items written to {args.out}")

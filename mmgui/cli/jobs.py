@@ -32,7 +32,7 @@ def cmd_queue_job(args: argparse.Namespace) -> None:
 
 
 def cmd_promote(args: argparse.Namespace) -> None:
-    from mmgui.serve.models import NeedsConfirmation, promote_version
+    from mmgui.serve.actions import NeedsConfirmation, promote_version
     from mmgui.store.review import ReviewStore
     from mmgui.store.versions import VersionTable
 

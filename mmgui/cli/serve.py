@@ -58,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     options = launch_options(settings)
     app = build_app(services.studio, services.review)
     # Items a killed import left unpredicted are predicted while the studio already serves.
-    services.review.recover_in_background(lambda message: print(message, file=sys.stderr))
+    services.review.catalogue.recover_in_background(lambda message: print(message, file=sys.stderr))
     # SIGTERM (systemd, docker stop, kill) ends the studio the way Ctrl-C does: Gradio closes
     # its server on KeyboardInterrupt, and the worker is stopped below either way.
     signal.signal(signal.SIGTERM, _interrupt)

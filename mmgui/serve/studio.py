@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from mmgui.config import Settings, shipped_path
 from mmgui.data.image import ImageSource
-from mmgui.serve.auth import role_of
 from mmgui.serve.clip import ClipAnalyser, ClipAnalysis
 from mmgui.serve.predictor import GenrePredictor, Prediction
 
@@ -51,11 +50,6 @@ class Studio:
     @property
     def version_dir(self) -> Path:
         return self._version_dir
-
-    def role(self, username: str) -> str:
-        """`username`'s role (`editor` or `admin`) under this studio's `--auth` file; without
-        one, the single local user is an admin. Read on each call, so edits apply at once."""
-        return role_of(self.settings.auth_file, username)
 
     def use_version(self, version_dir: Path) -> None:
         """Serve another version from now on, without a restart: the new one is loaded

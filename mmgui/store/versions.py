@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mmgui.errors import MmguiError
 from mmgui.store.db import transaction
+from mmgui.store.enums import AuditAction
 from mmgui.store.schema import AuditEntry, ModelVersion, Promotion, utcnow
 from mmgui.versions import read_card
 
@@ -118,7 +119,7 @@ class VersionTable:
             previous = _activate(session, row, username)
             session.add(Promotion(version=name, username=username))
             detail = {"version": name, "previous": previous, "flagged": row.flagged}
-            session.add(AuditEntry(username=username, action="promote", detail=detail))
+            session.add(AuditEntry(username=username, action=AuditAction.PROMOTE, detail=detail))
         return self.get(name)
 
     def rollback(self, username: str, expected: str) -> VersionView:
@@ -137,7 +138,7 @@ class VersionTable:
             row = session.scalar(select(ModelVersion).where(ModelVersion.name == expected))
             previous = _activate(session, row, username)
             detail = {"version": expected, "previous": previous, "flagged": row.flagged}
-            session.add(AuditEntry(username=username, action="rollback", detail=detail))
+            session.add(AuditEntry(username=username, action=AuditAction.ROLLBACK, detail=detail))
         return self.get(expected)
 
 

@@ -152,7 +152,9 @@ def _sender(review: ReviewService) -> Callable:
             raise gr.Error("analyse a clip first")
         clip_path, analysis, title_text, overview_text = last
         username = current_user(request)
-        item_id = review.add_clip(clip_path, analysis, title_text, overview_text, username)
+        item_id = review.catalogue.add_clip(
+            clip_path, analysis, title_text, overview_text, username
+        )
         item = review.item(item_id)
         return (
             f"In the review queue as `{item.external_id}` (“{item.title}”), "

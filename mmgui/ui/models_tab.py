@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from mmgui.errors import MmguiError
-from mmgui.serve.models import ModelManager, NeedsConfirmation
+from mmgui.serve.actions import NeedsConfirmation
+from mmgui.serve.models import ModelManager
 from mmgui.ui.errors import user_errors
 from mmgui.ui.users import current_user
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from mmgui.serve.actions import is_admin
 from mmgui.serve.review import ReviewService
 from mmgui.ui.errors import user_errors
 from mmgui.ui.review_view import genre_filter
@@ -82,7 +83,7 @@ def _importer(review: ReviewService) -> Callable:
     @user_errors
     def do_import(file: str | None, path: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008
         username = current_user(request)
-        if review.studio.role(username) != "admin":
+        if not is_admin(review.studio.settings, username):
             raise gr.Error("imports are for admins")
         if not (file or path.strip()):
             raise gr.Error("upload a file or give a path")
@@ -91,9 +92,9 @@ def _importer(review: ReviewService) -> Callable:
             progress((done, total), desc="predicting")
 
         if file:
-            summary = review.import_upload(Path(file), username, report)
+            summary = review.catalogue.import_upload(Path(file), username, report)
         else:
-            summary = review.import_server_path(path, username, report)
+            summary = review.catalogue.import_server_path(path, username, report)
         lines = [
             f"**{summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged**; "
             f"{summary.predicted} predicted with {summary.model_version}; "
@@ -114,7 +115,9 @@ def _exporter(review: ReviewService, exported: gr.File) -> Callable:
         status_filter, genre_choice = _export_filter(which, status_name, genre_name)
         keep = review.studio.settings.export_keep
         out = _export_path(Path(exported.GRADIO_CACHE), keep, format_name)
-        review.export(format_name, out, status_filter, genre_choice, current_user(request))
+        review.catalogue.export(
+            format_name, out, status_filter, genre_choice, current_user(request)
+        )
         return str(out)
 
     return do_export

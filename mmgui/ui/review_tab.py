@@ -11,6 +11,7 @@ import gradio as gr
 
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.serve.actions import is_admin
 from mmgui.serve.cursor import QueueCursor
 from mmgui.serve.review import ReviewService
 from mmgui.ui import review_import_export, review_view
@@ -340,13 +341,13 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
 
     def check_admin(request: gr.Request) -> str:
         username = current_user(request)
-        if review.studio.role(username) != "admin":
+        if not is_admin(review.studio.settings, username):
             raise gr.Error("bulk edits are for admins")
         return username
 
     def preview_bulk(name: str, how: str, status_name: str, genre_name: str, request: gr.Request):
         check_admin(request)
-        count = review.store.bulk_preview(name, how == "add", *filter_of(status_name, genre_name))
+        count = review.bulk_preview(name, how == "add", *filter_of(status_name, genre_name))
         verb = "add" if how == "add" else "remove"
         text = (
             f"This will {verb} **{name}** on **{count}** items ({status_name}, {genre_name}); "
@@ -356,7 +357,7 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
 
     def apply_bulk(name: str, how: str, status_name: str, genre_name: str, request: gr.Request):
         username = check_admin(request)
-        changed = review.store.bulk_edit(
+        changed = review.bulk_edit(
             username, name, how == "add", *filter_of(status_name, genre_name)
         )
         return f"Done: {changed} items changed (each has a decision in its history).", gr.Button(
