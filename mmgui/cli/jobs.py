@@ -7,6 +7,7 @@ import argparse
 from mmgui.cli.common import DB, MEDIA, MODELS, settings_of
 from mmgui.errors import MmguiError
 from mmgui.serve.auth import LOCAL_USER
+from mmgui.store.enums import JobMode
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -55,7 +56,7 @@ def add_job_commands(commands: argparse._SubParsersAction) -> None:
     job = commands.add_parser(
         "queue-job", parents=[DB], help="queue a finetuning job on the corrections"
     )
-    job.add_argument("--mode", default="heads", choices=["heads", "full"])
+    job.add_argument("--mode", default=JobMode.HEADS, choices=list(JobMode))
     job.add_argument("--data", help="the original training data (default: the version's)")
     job.add_argument("--user", default=LOCAL_USER)
     job.add_argument("--wait", type=float, help="wait up to this many seconds for a worker")

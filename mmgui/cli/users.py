@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mmgui.serve.auth import Role
+
 
 def cmd_add_user(args: argparse.Namespace) -> None:
     import getpass
@@ -21,6 +23,6 @@ def add_user_commands(commands: argparse._SubParsersAction) -> None:
     add_user = commands.add_parser("add-user", help="add or update a studio login")
     add_user.add_argument("--auth", required=True, help="the users.json file")
     add_user.add_argument("--username", required=True)
-    add_user.add_argument("--role", default="editor", choices=["editor", "admin"])
+    add_user.add_argument("--role", default=Role.EDITOR, choices=list(Role))
     add_user.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     add_user.set_defaults(run=cmd_add_user)

@@ -36,6 +36,7 @@ from mmgui.data.kaggle import MovieRecord
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.nets.genre_model import CalibratedHead, HeadConfig
+from mmgui.store.enums import JobMode
 from mmgui.training.candidate import Candidate, Parts, Scores, score_candidate, worse_than
 from mmgui.training.data import Encoders, feature_set, fingerprint, load_records, select_split
 from mmgui.training.distributed import pick_trainer
@@ -102,7 +103,7 @@ def finetune_version(
     device: str = "cpu",
     job_id: int | None = None,
     data_dir: Path | None = None,
-    mode: str = "heads",
+    mode: str = JobMode.HEADS,
 ) -> FinetuneResult:
     """Tune the active version on `corrections` (+ replay) and write the candidate to `out`:
     its head only ("heads") or its backbones too ("full", see `training.full_finetune`)."""
@@ -113,10 +114,10 @@ def finetune_version(
     encoders = build_encoders(dict(card.config_json or {}))
     parts = split_corrections(corrections, load_records(data_dir), tuning)
     init = load_file(Path(active_dir) / "head.safetensors")
-    train = _train_full if mode == "full" else _train_heads
+    train = _train_full if mode == JobMode.FULL else _train_heads
     candidate = train(card, init, encoders, parts, tuning, settings, on_epoch, device)
     active_features = None  # heads mode: the candidate's features are the active version's
-    if mode != "heads":  # full mode: the active version is scored on its own backbones'
+    if mode != JobMode.HEADS:  # full mode: the active version is scored on its own backbones'
         cache = settings.cache_dir / "features"
         active_features = functools.partial(feature_set, encoders=encoders, cache_dir=cache)
     scores = score_candidate(card, init, candidate, active_features, parts, tuning.threshold_margin)

@@ -15,6 +15,7 @@ import gradio as gr
 
 from mmgui.serve.actions import is_admin
 from mmgui.serve.review import ReviewService
+from mmgui.store.enums import ANY_STATUS, ItemStatus
 from mmgui.ui.errors import user_errors
 from mmgui.ui.review_view import genre_filter
 from mmgui.ui.users import current_user
@@ -69,7 +70,9 @@ def _layout() -> Panel:
         import_message = gr.Markdown(elem_id="review-import-message")
         with gr.Row():
             fmt = gr.Radio(["csv", "json", "labelstudio"], value="csv", label="Format")
-            scope = gr.Radio(["all", "reviewed", "current filter"], value="all", label="Items")
+            scope = gr.Radio(
+                [ANY_STATUS, ItemStatus.REVIEWED, "current filter"], value=ANY_STATUS, label="Items"
+            )
             run_export = gr.Button("Export")
             exported = gr.File(label="Export", interactive=False)
     return Panel(upload, server_path, run_import, import_message, fmt, scope, run_export, exported)
@@ -126,11 +129,11 @@ def _exporter(review: ReviewService, exported: gr.File) -> Callable:
 def _export_filter(which: str, status_name: str, genre_name: str) -> tuple[str, str | None]:
     """The status and genre to export for the Items choice `which`; the tab's filters count
     only for "current filter"."""
-    if which == "reviewed":
-        return "reviewed", None
+    if which == ItemStatus.REVIEWED:
+        return ItemStatus.REVIEWED, None
     if which == "current filter":
         return status_name, genre_filter(genre_name)
-    return "all", None
+    return ANY_STATUS, None
 
 
 def _export_path(gradio_cache: Path, keep: int, format_name: str) -> Path:

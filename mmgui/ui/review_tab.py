@@ -14,17 +14,18 @@ from mmgui.genres import GENRES
 from mmgui.serve.actions import is_admin
 from mmgui.serve.cursor import QueueCursor
 from mmgui.serve.review import ReviewService
+from mmgui.store.enums import ANY_STATUS, EditorAction, ItemStatus, QueueView
 from mmgui.ui import review_import_export, review_view
 from mmgui.ui.review_view import ANY_GENRE, genre_filter
 from mmgui.ui.users import current_user
 
 KEYS_JS = Path(__file__).with_name("review_keys.js")
 VIEWS = [
-    ("Most uncertain first", "uncertain"),
-    ("Likely mislabelled first", "mislabelled"),
-    ("Newest first", "newest"),
+    ("Most uncertain first", QueueView.UNCERTAIN),
+    ("Likely mislabelled first", QueueView.MISLABELLED),
+    ("Newest first", QueueView.NEWEST),
 ]
-STATUSES = ["pending", "reviewed", "skipped", "discarded", "all"]
+STATUSES = [*ItemStatus, ANY_STATUS]
 # Straight to the handler, not through the queue (a queued round trip costs ~100 ms more):
 # these are a few quick SQL statements, and the next item must follow the keypress at once.
 QUICK = {"queue": False, "show_progress": "hidden"}
@@ -122,8 +123,8 @@ def _layout() -> Screen:
 
 def _filters() -> Filters:
     with gr.Row():
-        view = gr.Dropdown(VIEWS, value="uncertain", label="Order", scale=2)
-        status = gr.Dropdown(STATUSES, value="pending", label="Status", scale=1)
+        view = gr.Dropdown(VIEWS, value=QueueView.UNCERTAIN, label="Order", scale=2)
+        status = gr.Dropdown(STATUSES, value=ItemStatus.PENDING, label="Status", scale=1)
         genre = gr.Dropdown([ANY_GENRE, *GENRES], value=ANY_GENRE, label="Genre", scale=1)
         search = gr.Textbox(value="", label="Search title or id", scale=2, elem_id="review-search")
         load = gr.Button("Load queue", elem_id="review-load", scale=1)
@@ -301,10 +302,14 @@ def _wire_queue(queue: Queue, screen: Screen) -> None:
     events = [
         f.load.click(queue.load_queue, screen.load_inputs, shown, api_name="review_load", **QUICK),
         f.search.submit(queue.load_queue, screen.load_inputs, shown, api_name=False, **QUICK),
-        item.save.click(queue.act("save"), decided, shown, api_name="review_save", **QUICK),
-        item.skip.click(queue.act("skip"), decided, shown, api_name="review_skip", **QUICK),
+        item.save.click(
+            queue.act(EditorAction.SAVE), decided, shown, api_name="review_save", **QUICK
+        ),
+        item.skip.click(
+            queue.act(EditorAction.SKIP), decided, shown, api_name="review_skip", **QUICK
+        ),
         item.discard.click(
-            queue.act("discard"), decided, shown, api_name="review_discard", **QUICK
+            queue.act(EditorAction.DISCARD), decided, shown, api_name="review_discard", **QUICK
         ),
         item.next_button.click(queue.step(+1), inputs, shown, api_name="review_next", **QUICK),
         item.prev_button.click(queue.step(-1), inputs, shown, api_name="review_prev", **QUICK),

@@ -9,6 +9,7 @@ from mmgui.config import Settings
 from mmgui.data.image import load_image
 from mmgui.genres import GENRES
 from mmgui.serve.cursor import QueueCursor
+from mmgui.store.enums import DecisionAction
 from mmgui.store.views import ItemView, RecentDecision
 
 ANY_GENRE = "(any genre)"  # the genre filter's choice that filters on no genre
@@ -29,7 +30,13 @@ KEYS_HELP = """| key | does |
 | ? | show or hide this help |
 
 Keys typed into a text field (search, comment) are left alone."""
-PAST = {"accept": "Accepted", "correct": "Corrected", "skip": "Skipped", "discard": "Discarded"}
+PAST = {
+    DecisionAction.ACCEPT: "Accepted",
+    DecisionAction.CORRECT: "Corrected",
+    DecisionAction.SKIP: "Skipped",
+    DecisionAction.DISCARD: "Discarded",
+}
+UNDECIDED = (DecisionAction.SKIP, DecisionAction.DISCARD)
 
 
 def genre_filter(choice: str) -> str | None:
@@ -48,7 +55,7 @@ def progress_line(cursor: QueueCursor, remaining: int) -> str:
         where = "end of the queue"
     else:
         where = f"#{max(1, cursor.offset + cursor.pos - cursor.left + 1)} in this order"
-    skipped = cursor.decided.get("skip", 0) + cursor.decided.get("discard", 0)
+    skipped = sum(cursor.decided.get(action, 0) for action in UNDECIDED)
     return (
         f"**{remaining}** in this view ({scope}) · {where} · you: **{cursor.done} done**"
         f"{f', {skipped} skipped or discarded' if skipped else ''} since you opened it, "
@@ -58,7 +65,7 @@ def progress_line(cursor: QueueCursor, remaining: int) -> str:
 
 def saved_note(item: ItemView) -> str:
     action = item.history[0].action
-    if action in ("skip", "discard"):
+    if action in UNDECIDED:
         return f"{PAST[action]} “{item.title}”."
     labels = ", ".join(item.labels or []) or "no genres"
     return f"{PAST.get(action, action)} “{item.title}”: {labels}."

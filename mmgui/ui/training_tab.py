@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from mmgui.errors import MmguiError
 from mmgui.serve.models import ModelManager
+from mmgui.store.enums import JobMode, JobStatus
 from mmgui.store.jobs import JobView
 from mmgui.ui.job_table import JOB_COLUMNS, job_rows
 from mmgui.ui.users import current_user
@@ -55,8 +56,9 @@ def _layout(manager: ModelManager) -> Panel:
     with gr.Row():
         no_gpu = manager.full_mode_unavailable()
         mode = gr.Radio(
-            [("heads only (CPU)", "heads")] + ([] if no_gpu else [("full finetune (GPU)", "full")]),
-            value="heads",
+            [("heads only (CPU)", JobMode.HEADS)]
+            + ([] if no_gpu else [("full finetune (GPU)", JobMode.FULL)]),
+            value=JobMode.HEADS,
             label="Mode",
             info=no_gpu,
         )
@@ -102,8 +104,8 @@ class Handlers:
         except MmguiError as err:
             return f"⚠️ {err}", *self.refresh(job_id)
         text = {
-            "cancelled": f"Job {job_id} cancelled before it started.",
-            "running": f"Job {job_id} stops at the end of its current epoch "
+            JobStatus.CANCELLED: f"Job {job_id} cancelled before it started.",
+            JobStatus.RUNNING: f"Job {job_id} stops at the end of its current epoch "
             "(at once if it still waits for the device).",
         }.get(status, f"Job {job_id} is already {status}.")
         return text, *self.refresh(job_id)
