@@ -11,7 +11,6 @@ thresholds as stored in each version).
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import time
@@ -28,6 +27,7 @@ from mmgui.serve.predictor import GenrePredictor, PredictInput
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.store.review import ReviewStore
+from mmgui.versions import read_card
 from mmgui.worker import Worker
 
 EDITOR = "bench-editor"
@@ -126,14 +126,14 @@ def run_finetune_job(review: ReviewService, data_dir: Path, **params: object) ->
     if job.status != "done":
         raise MmguiError(f"finetuning job {job_id} ended {job.status}: {job.error}")
     version = review.studio.settings.models_dir / job.result_version
-    meta = json.loads((version / "model.json").read_text())
+    card = read_card(version)
     return JobRun(
         version,
-        meta["finetune"],
+        dict(card.finetune or {}),
         job.device,
         job.status,
-        meta.get("flagged"),
-        len(meta["history"]),
+        card.flagged,
+        len(card.history),
         seconds,
     )
 

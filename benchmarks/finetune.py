@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> dict:
         settings = scratch_settings(work)
         started = time.perf_counter()
         review = open_scratch_review(settings)
-        review.import_catalogue(write_catalogue(corrected, work / "catalogue.csv"))
+        review.catalogue.import_catalogue(write_catalogue(corrected, work / "catalogue.csv"))
         import_s = time.perf_counter() - started
         decisions = decide_true_genres(review.store, item_ids(review.store), corrected)
         job = run_finetune_job(review, args.data, **dict(args.set))

@@ -40,7 +40,7 @@ def torch_predict_fn(version: Path):
 
     from mmgui.serve.torch_model import load_torch_genre_model
 
-    copy = load_torch_genre_model(version)
+    copy = load_torch_genre_model(version, Settings.load())
 
     def predict(item: PredictInput) -> np.ndarray:
         with torch.no_grad():

@@ -27,6 +27,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,8 @@ import numpy as np
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from benchmarks.corrections import (
+    Decisions,
+    JobRun,
     decide_true_genres,
     item_ids,
     open_scratch_review,
@@ -112,76 +115,129 @@ def macro_f1_delta_interval(
     return [round(float(q), 4) for q in np.percentile(delta, [5, 95])]
 
 
+@dataclass(frozen=True)
+class Slice:
+    """The test movies of one genre, split into the ones corrected and the ones scored."""
+
+    genre: str
+    candidates: dict  # genre → its test movies and the default's macro-F1 on them
+    movies: list[MovieRecord]
+    corrected: list[MovieRecord]
+    scored: list[MovieRecord]  # the slice's movies left after the corrections
+    rest: list[MovieRecord]  # every test movie outside the slice
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Before (the import's predictions) and after (the new version) on both parts."""
+
+    versions: dict  # "before" / "after" → version name
+    scores: dict  # (part, "before" / "after") → `summary`
+    intervals: dict  # part → `macro_f1_delta_interval`
+    n_rescored: int  # items re-scored by the active version to check the import's predictions
+    rescore_diff: float  # the largest difference found there
+
+
+def choose_slice(
+    args: argparse.Namespace, test: list[MovieRecord], probs: np.ndarray, thresholds: np.ndarray
+) -> Slice:
+    """`--genre`'s slice, else the weakest genre's; `--corrections` of it sampled to correct."""
+    genre, candidates = weakest_genre(test, probs, thresholds, args.corrections + args.min_eval)
+    genre = args.genre or genre
+    movies = [r for r in test if genre in r.genres]
+    corrected = random.Random(args.seed).sample(movies, args.corrections)
+    corrected_ids = {r.imdb_id for r in corrected}
+    scored = [r for r in movies if r.imdb_id not in corrected_ids]
+    rest = [r for r in test if genre not in r.genres]
+    return Slice(genre, candidates, movies, corrected, scored, rest)
+
+
+def score_versions(
+    review,
+    job: JobRun,
+    chosen: Slice,
+    ids: dict[str, int],
+    test: list[MovieRecord],
+    imported: tuple[np.ndarray, np.ndarray],
+) -> Scoring:
+    """The import's predictions (`imported`: probabilities in `test` order, thresholds) and
+    the job's version on the slice's scored movies and on the rest, with bootstrap intervals
+    of the change."""
+    settings = review.studio.settings
+    probs, thresholds = imported
+    evaluated = chosen.scored + chosen.rest
+    rows = [ids[r.imdb_id] for r in evaluated]
+    after_name, after_probs, after_thresholds = served_probs(
+        job.version, settings, review.store, rows
+    )
+    position = {r.imdb_id: i for i, r in enumerate(test)}
+    before_probs = probs[[position[r.imdb_id] for r in evaluated]]
+    check = min(len(rows), 32)
+    before_name, rescored, _ = served_probs(
+        settings.default_model_dir, settings, review.store, rows[:check]
+    )
+    rescore_diff = float(np.abs(rescored - before_probs[:check]).max())
+    scores, intervals = {}, {}
+    for part, part_rows in (("slice", slice(0, len(chosen.scored))),
+                            ("rest", slice(len(chosen.scored), None))):  # fmt: skip
+        labels = labels_of(evaluated[part_rows])
+        scores[part, "before"] = summary(labels, before_probs[part_rows], thresholds)
+        scores[part, "after"] = summary(labels, after_probs[part_rows], after_thresholds)
+        intervals[part] = macro_f1_delta_interval(
+            labels,
+            (before_probs[part_rows] >= thresholds).astype(int),
+            (after_probs[part_rows] >= after_thresholds).astype(int),
+        )
+    versions = {"before": before_name, "after": after_name}
+    return Scoring(versions, scores, intervals, check, rescore_diff)
+
+
 def run(args: argparse.Namespace) -> dict:
+    """The loop in a scratch studio: import, corrections, one job, scoring; its report."""
     test = select_split(load_records(args.data), "test")
+    phases = {}
     with tempfile.TemporaryDirectory(prefix="mmgui-loop-") as tmp:
         work = Path(tmp)
         settings = scratch_settings(work)
         started = time.perf_counter()
         review = open_scratch_review(settings)
-        imported = review.import_catalogue(write_catalogue(test, work / "catalogue.csv"))
-        import_s = time.perf_counter() - started
+        import_summary = review.catalogue.import_catalogue(
+            write_catalogue(test, work / "catalogue.csv")
+        )
+        imported = {"new": import_summary.new, "bad_rows": len(import_summary.bad)}
+        phases["import"] = time.perf_counter() - started
         probs, thresholds = import_probs(review, test)
-        genre, candidates = weakest_genre(test, probs, thresholds, args.corrections + args.min_eval)
-        genre = args.genre or genre
-        in_slice = [r for r in test if genre in r.genres]
-        corrected = random.Random(args.seed).sample(in_slice, args.corrections)
-        corrected_ids = {r.imdb_id for r in corrected}
-        slice_rest = [r for r in in_slice if r.imdb_id not in corrected_ids]
-        rest = [r for r in test if genre not in r.genres]
-
+        chosen = choose_slice(args, test, probs, thresholds)
         ids = item_ids(review.store)
-        decisions = decide_true_genres(review.store, ids, corrected)
+        decisions = decide_true_genres(review.store, ids, chosen.corrected)
         job = run_finetune_job(review, args.data, **dict(args.set))
         scoring_started = time.perf_counter()
-        evaluated = slice_rest + rest
-        rows = [ids[r.imdb_id] for r in evaluated]
-        after_name, after_probs, after_thresholds = served_probs(
-            job.version, settings, review.store, rows
-        )
-        position = {r.imdb_id: i for i, r in enumerate(test)}
-        before_probs = probs[[position[r.imdb_id] for r in evaluated]]
-        check = min(len(rows), 32)
-        before_name, rescored, _ = served_probs(
-            settings.default_model_dir, settings, review.store, rows[:check]
-        )
-        rescore_diff = float(np.abs(rescored - before_probs[:check]).max())
-        scores, intervals = {}, {}
-        for part, part_rows in (("slice", slice(0, len(slice_rest))),
-                                ("rest", slice(len(slice_rest), None))):  # fmt: skip
-            labels = labels_of(evaluated[part_rows])
-            scores[part, "before"] = summary(labels, before_probs[part_rows], thresholds)
-            scores[part, "after"] = summary(labels, after_probs[part_rows], after_thresholds)
-            intervals[part] = macro_f1_delta_interval(
-                labels,
-                (before_probs[part_rows] >= thresholds).astype(int),
-                (after_probs[part_rows] >= after_thresholds).astype(int),
-            )
-        scoring_s = time.perf_counter() - scoring_started
+        scoring = score_versions(review, job, chosen, ids, test, (probs, thresholds))
+        phases["scoring"] = time.perf_counter() - scoring_started
         seconds = time.perf_counter() - started
         review.store.close()
+    return report(args, chosen, scoring, decisions, job, imported, phases, seconds)
 
-    finetune = job.meta_finetune
-    result = {
+
+def report(
+    args: argparse.Namespace,
+    chosen: Slice,
+    scoring: Scoring,
+    decisions: Decisions,
+    job: JobRun,
+    imported: dict,
+    phases: dict[str, float],
+    seconds: float,
+) -> dict:
+    """The printed JSON object (`imported`: the import's new and bad rows; `phases`: the
+    import's and the scoring's wall seconds)."""
+    scores, intervals = scoring.scores, scoring.intervals
+    return {
         "benchmark": "loop",
-        "slice": {
-            "genre": genre,
-            "definition": f"test movies whose true genres include {genre}",
-            "chosen_by": "--genre"
-            if args.genre
-            else (
-                f"lowest default macro-F1 on its test movies among genres with at least "
-                f"{args.corrections + args.min_eval} test movies"
-            ),
-            "candidates": candidates,
-            "n_items": len(in_slice),
-            "n_corrected": len(corrected),
-            "n_evaluated": len(slice_rest),
-            "sample_seed": args.seed,
-        },
-        "n_corrections": len(corrected),
+        "slice": _slice_report(args, chosen),
+        "n_corrections": len(chosen.corrected),
         "decisions": {"correct": decisions.corrected, "accept": decisions.accepted},
-        "n_rest": len(rest),
+        "n_rest": len(chosen.rest),
         "slice_macro_f1_before": scores["slice", "before"]["macro_f1"],
         "slice_macro_f1_after": scores["slice", "after"]["macro_f1"],
         "rest_macro_f1_before": scores["rest", "before"]["macro_f1"],
@@ -196,37 +252,58 @@ def run(args: argparse.Namespace) -> dict:
         "slice_after": scores["slice", "after"],
         "rest_before": scores["rest", "before"],
         "rest_after": scores["rest", "after"],
-        "versions": {"before": before_name, "after": after_name},
+        "versions": scoring.versions,
         "scoring": (
             "ONNX Runtime predict_many with each version's stored thresholds: before = the "
             "active version's predictions recorded at import; after = the new version on the "
-            f"same items; {check} items re-scored by the active version differ from the "
-            f"import's by at most {rescore_diff:.1e}"
+            f"same items; {scoring.n_rescored} items re-scored by the active version differ "
+            f"from the import's by at most {scoring.rescore_diff:.1e}"
         ),
         "flagged_by_job": job.flagged,
-        "finetune_settings": finetune["settings"],
-        "job": {
-            "seconds": round(job.seconds, 1),
-            "finetune_seconds": finetune["seconds"],
-            "best_epoch": finetune["best_epoch"],
-            "n_train_corrections": finetune["n_train_corrections"],
-            "n_eval_corrections": finetune["n_eval_corrections"],
-            "n_replay": finetune["n_replay"],
-            "worker": "in-process (Worker(settings).run(once=True))",
-        },
+        "finetune_settings": job.meta_finetune["settings"],
+        "job": _job_report(job),
         "phases_seconds": {
-            "import": round(import_s, 1),
+            "import": round(phases["import"], 1),
             "decisions": round(decisions.seconds, 1),
             "job": round(job.seconds, 1),
-            "scoring": round(scoring_s, 1),
+            "scoring": round(phases["scoring"], 1),
         },
-        "imported": {"new": imported.new, "bad_rows": len(imported.bad)},
+        "imported": imported,
         "seconds": round(seconds, 1),
         "device": job.device,
         "machine": machine(),
         "timing_note": "wall times on a CPU shared with other work: expect ±30 % between runs",
     }
-    return result
+
+
+def _slice_report(args: argparse.Namespace, chosen: Slice) -> dict:
+    chosen_by = "--genre" if args.genre else (
+        f"lowest default macro-F1 on its test movies among genres with at least "
+        f"{args.corrections + args.min_eval} test movies"
+    )  # fmt: skip
+    return {
+        "genre": chosen.genre,
+        "definition": f"test movies whose true genres include {chosen.genre}",
+        "chosen_by": chosen_by,
+        "candidates": chosen.candidates,
+        "n_items": len(chosen.movies),
+        "n_corrected": len(chosen.corrected),
+        "n_evaluated": len(chosen.scored),
+        "sample_seed": args.seed,
+    }
+
+
+def _job_report(job: JobRun) -> dict:
+    finetune = job.meta_finetune
+    return {
+        "seconds": round(job.seconds, 1),
+        "finetune_seconds": finetune["seconds"],
+        "best_epoch": finetune["best_epoch"],
+        "n_train_corrections": finetune["n_train_corrections"],
+        "n_eval_corrections": finetune["n_eval_corrections"],
+        "n_replay": finetune["n_replay"],
+        "worker": "in-process (Worker(settings).run(once=True))",
+    }
 
 
 def main() -> None:

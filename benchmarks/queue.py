@@ -77,10 +77,10 @@ def run(db_url: str, source: Path, settings: Settings, work: Path) -> dict:
     review = ReviewService.open(Studio(settings))
     store = review.store
     start = time.perf_counter()
-    summary = review.import_catalogue(source)
+    summary = review.catalogue.import_catalogue(source)
     import_s = time.perf_counter() - start
     start = time.perf_counter()
-    again = review.import_catalogue(source)
+    again = review.catalogue.import_catalogue(source)
     reimport_s = time.perf_counter() - start
     assert again.new == 0 and again.unchanged == summary.new
 

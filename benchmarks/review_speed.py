@@ -116,7 +116,9 @@ def main() -> None:
         review = open_scratch_review(settings)
         review.studio.load()
         started = time.perf_counter()
-        summary = review.import_catalogue(catalogue(args.data, args.items, work / "catalogue"))
+        summary = review.catalogue.import_catalogue(
+            catalogue(args.data, args.items, work / "catalogue")
+        )
         import_s = time.perf_counter() - started
         app = build_app(review.studio, review)
         app.launch(

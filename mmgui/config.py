@@ -14,7 +14,34 @@ from pathlib import Path
 
 from mmgui.errors import MmguiError
 
+# The folder holding the mmgui package: the checkout (run in place or installed with
+# `pip install -e .`), or site-packages for an installed wheel.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where a wheel carries the checkout's top-level models/ and assets/ (pyproject.toml maps them).
+SHIPPED_IN_PACKAGE = Path(__file__).resolve().parent / "_shipped"
+SHIPPED_FOLDERS = ("models", "assets")
+
+
+def shipped_path(name: str) -> Path:
+    """The shipped `models` (the default version) or `assets` (demo posters, the demo clip,
+    examples.json) folder: the copy inside an installed package, else the checkout's top-level
+    folder. The one place these are resolved; raises `MmguiError` when neither exists."""
+    if name not in SHIPPED_FOLDERS:
+        raise ValueError(f"{name!r} is not a shipped folder ({', '.join(SHIPPED_FOLDERS)})")
+    for folder in (SHIPPED_IN_PACKAGE / name, PROJECT_ROOT / name):
+        if folder.is_dir():
+            return folder
+    raise MmguiError(
+        f"the shipped {name}/ folder is missing (looked in {SHIPPED_IN_PACKAGE} and "
+        f"{PROJECT_ROOT}): reinstall mmgui, or run it from a checkout"
+    )
+
+
+def child_pythonpath() -> str:
+    """PYTHONPATH for a child `python -m mmgui ...` (the worker, torchrun's ranks): the folder
+    holding this mmgui first, so the child imports the same code wherever it starts, then the
+    caller's own PYTHONPATH."""
+    return os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
 
 
 def _default_cache_dir() -> Path:
@@ -26,7 +53,8 @@ def _default_cache_dir() -> Path:
 class Settings:
     """Project settings; build with `Settings.load(**overrides)`."""
 
-    models_dir: Path = PROJECT_ROOT / "models"
+    # The folder of model versions (new ones are written there); default: the shipped one.
+    models_dir: Path = field(default_factory=lambda: shipped_path("models"))
     default_model: str = "default"
     cache_dir: Path = field(default_factory=_default_cache_dir)
     db_url: str = "sqlite:///mmgui.db"  # the review queue's database (any SQLAlchemy URL)
@@ -64,7 +92,7 @@ class Settings:
     import_batch_size: int = 64
     max_comment_chars: int = 2_000  # an editor's comment on a decision
     # Admin imports by server path read only inside these folders (besides the media folder
-    # and the project's assets/); MMGUI_IMPORT_ROOTS separates them with os.pathsep.
+    # and the shipped assets/); MMGUI_IMPORT_ROOTS separates them with os.pathsep.
     import_roots: tuple[Path, ...] = ()
     # Media files no item references, and unfinished copies (.part), older than this are
     # swept; younger ones may belong to an import running in another process.
@@ -122,7 +150,7 @@ class Settings:
     @property
     def server_import_roots(self) -> tuple[Path, ...]:
         """The folders an admin may import from by a path on the server."""
-        return (*self.import_roots, self.media_dir, PROJECT_ROOT / "assets")
+        return (*self.import_roots, self.media_dir, shipped_path("assets"))
 
 
 def _parse(name: str, type_name: object, raw: str) -> object:

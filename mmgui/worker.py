@@ -4,7 +4,7 @@ Never inside a web request: `python app.py` starts one of these as its own proce
 `--no-worker`), and any number can run on other hosts against one PostgreSQL database. On one
 host, a lock file per device makes a second job wait while the device is busy: the worker
 claims its job first and, while it waits, the job says who holds the device. A job's new
-version folder is written atomically (`training.registry.write_version`) and only then
+version folder is written atomically (`versions.write_version`) and only then
 registered, so a worker killed mid-job leaves no version and the active model untouched; the
 next worker to start marks that job failed with the reason.
 """
@@ -24,10 +24,11 @@ import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mmgui.config import PROJECT_ROOT, Settings
+from mmgui.config import Settings, child_pythonpath
 from mmgui.errors import MmguiError
 from mmgui.store.catalogue import corrected_items
-from mmgui.store.jobs import JobCancelled, JobQueue, JobView, this_worker
+from mmgui.store.enums import FINISHED_JOBS, JobStatus
+from mmgui.store.jobs import NOT_STARTED, JobCancelled, JobQueue, JobView, this_worker
 from mmgui.store.review import ReviewStore
 from mmgui.store.versions import VersionTable
 
@@ -159,16 +160,16 @@ class Worker:
             while not lock.acquire(job.id):
                 message = lock.waiting_message()
                 if self.jobs.wait(job.id, message):
-                    self.jobs.finish(job.id, "cancelled", error="cancelled before it started")
+                    self.jobs.finish(job.id, JobStatus.CANCELLED, error=NOT_STARTED)
                     return False
                 if message != shown:
                     self.log(f"job {job.id}: {message}")
                     shown = message
                 if stop.wait(self.settings.worker_poll_seconds):
-                    self.jobs.finish(job.id, "failed", error=STOPPED_WAITING)
+                    self.jobs.finish(job.id, JobStatus.FAILED, error=STOPPED_WAITING)
                     return False
         except WorkerStopped:
-            self.jobs.finish(job.id, "failed", error=STOPPED_WAITING)
+            self.jobs.finish(job.id, JobStatus.FAILED, error=STOPPED_WAITING)
             raise
         self.jobs.start(job.id)
         return True
@@ -203,21 +204,21 @@ class Worker:
                 result.version.name, result.version.name, metrics,
                 parent=active.name, job_id=job.id, flagged=result.flagged,
             )  # fmt: skip
-            self.jobs.finish(job.id, "done", version=result.version.name)
+            self.jobs.finish(job.id, JobStatus.DONE, version=result.version.name)
             self.log(f"job {job.id}: done → {result.version.name} ({result.seconds:.0f} s)")
         except WorkerStopped:
             self.jobs.finish(
-                job.id, "failed", error="the worker was stopped mid-job; queue it again"
+                job.id, JobStatus.FAILED, error="the worker was stopped mid-job; queue it again"
             )
             raise
         except JobCancelled:
-            self.jobs.finish(job.id, "cancelled", error="cancelled by a user")
+            self.jobs.finish(job.id, JobStatus.CANCELLED, error="cancelled by a user")
             self.log(f"job {job.id}: cancelled")
         except MmguiError as err:
-            self.jobs.finish(job.id, "failed", error=str(err))
+            self.jobs.finish(job.id, JobStatus.FAILED, error=str(err))
             self.log(f"job {job.id}: failed: {err}")
         except Exception as err:  # a bug: the job says so, the worker lives on
-            self.jobs.finish(job.id, "failed", error=f"internal error: {err!r}")
+            self.jobs.finish(job.id, JobStatus.FAILED, error=f"internal error: {err!r}")
             self.log(traceback.format_exc())
         finally:
             beating.set()
@@ -278,9 +279,7 @@ def spawn_worker(settings: Settings) -> subprocess.Popen:
         "MMGUI_MEDIA_DIR": str(Path(settings.media_dir).resolve()),
         "MMGUI_CACHE_DIR": str(Path(settings.cache_dir).resolve()),
         "MMGUI_DEVICE": settings.device,
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
-        ),
+        "PYTHONPATH": child_pythonpath(),
     }
     return subprocess.Popen([sys.executable, "-m", "mmgui", "worker"], env=env)
 
@@ -303,7 +302,7 @@ def wait_for(jobs: JobQueue, job_id: int, timeout: float) -> JobView:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = jobs.get(job_id)
-        if job.status in ("done", "failed", "cancelled"):
+        if job.status in FINISHED_JOBS:
             return job
         time.sleep(0.5)
     raise MmguiError(f"job {job_id} did not finish within {timeout:.0f} s")

@@ -55,8 +55,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def studio_settings(tmp_path_factory: pytest.TempPathFactory, tiny_models: Path):
     """Settings of the test studio: the tiny model, its own queue (the fixture imported)."""
     from mmgui.config import Settings
-    from mmgui.serve.review import ReviewService
-    from mmgui.serve.studio import Studio
+    from mmgui.services import build_services
 
     root = tmp_path_factory.mktemp("studio")
     settings = Settings.load(
@@ -66,17 +65,18 @@ def studio_settings(tmp_path_factory: pytest.TempPathFactory, tiny_models: Path)
         media_dir=root / "media",
         max_upload_mb=1,
     )
-    ReviewService.open(Studio(settings)).import_catalogue(KAGGLE_FIXTURE)
+    build_services(settings).review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     return settings
 
 
 @pytest.fixture(scope="session")
 def studio_url(studio_settings) -> Iterator[str]:
     """The studio launched on a loopback port, serving the tiny version and its queue."""
-    from mmgui.serve.studio import Studio
+    from mmgui.services import build_services
     from mmgui.ui.app import build_app, launch_options
 
-    app = build_app(Studio(studio_settings))
+    services = build_services(studio_settings)
+    app = build_app(services.studio, services.review)
     options = {**launch_options(studio_settings), "server_port": None}  # any free port
     app.launch(**options, prevent_thread_lock=True, quiet=True)
     try:

@@ -185,7 +185,7 @@ def test_the_app_asks_for_a_login_and_keeps_bulk_edits_for_admins(
         models_dir=tiny_models, cache_dir=tiny_models.parent / "cache", auth_file=str(users)
     )
     studio = Studio(settings)
-    ReviewService.open(studio).import_catalogue(KAGGLE_FIXTURE)
+    ReviewService.open(studio).catalogue.import_catalogue(KAGGLE_FIXTURE)
     app = build_app(studio)
     app.launch(
         **{**launch_options(settings), "server_port": None}, prevent_thread_lock=True, quiet=True

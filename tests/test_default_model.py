@@ -17,7 +17,7 @@ from mmgui.genres import GENRES
 from mmgui.serve.evaluate import evaluate_version
 from mmgui.serve.predictor import GenrePredictor
 from mmgui.serve.torch_model import load_torch_genre_model
-from mmgui.training.registry import read_model_json
+from mmgui.versions import read_card
 from tests.conftest import KAGGLE_FIXTURE
 
 DEFAULT = PROJECT_ROOT / "models" / "default"
@@ -32,17 +32,17 @@ def predictor() -> GenrePredictor:
 
 
 def test_default_version_records_its_metrics_and_thresholds() -> None:
-    meta = read_model_json(DEFAULT)
-    assert meta["kind"] == "head" and meta["genres"] == list(GENRES)
-    assert set(meta["thresholds"]) == set(GENRES)
-    test = meta["metrics"]["test"]
-    assert test["n_items"] == meta["data"]["n_test"] == 730
+    card = read_card(DEFAULT)
+    assert card.kind == "head" and card.genres == GENRES
+    assert set(card.thresholds) == set(GENRES)
+    test = card.test_metrics
+    assert card.data is not None and test["n_items"] == card.data.n_test == 730
     # The floor a linear probe reaches on the same split (DESIGN.md): the default must beat it.
     assert test["macro_roc_auc"] > 0.847
 
 
 def test_served_onnx_matches_torch_eager_on_real_inputs(predictor: GenrePredictor) -> None:
-    copy = load_torch_genre_model(DEFAULT)
+    copy = load_torch_genre_model(DEFAULT, Settings.load())
     for example in EXAMPLES[:3]:
         poster = PROJECT_ROOT / "assets" / example["poster"]
         for item in [

@@ -16,7 +16,7 @@ import pytest
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
-from mmgui.serve.models import NeedsConfirmation
+from mmgui.serve.actions import NeedsConfirmation
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.store.jobs import JobQueue
@@ -37,7 +37,7 @@ def settings(loop_settings: Settings) -> Settings:
 def corrected(settings: Settings, n: int = 8) -> ReviewService:
     """A queue with the fixture imported and `n` items corrected."""
     review = ReviewService.open(Studio(settings))
-    review.import_catalogue(KAGGLE_FIXTURE)
+    review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     for entry in review.store.queue(limit=n):
         item = review.item(entry.id)
         review.store.decide(item.id, "ana", [*(item.labels or []), "Western"], item.version)
@@ -301,7 +301,7 @@ def test_full_finetune_ships_its_own_backbones_and_serves_them(settings: Setting
     # served (ONNX, the version's own graphs) and the torch copy agree on a real item
     item = review.item(review.store.queue(status="all")[0].id)
     served = GenrePredictor(version, settings).predict(item.poster, item.overview, item.title)
-    copy = load_torch_genre_model(version)
+    copy = load_torch_genre_model(version, Settings.load())
     with torch.no_grad():
         eager = copy.model(*copy.inputs(item.poster, item.overview, item.title)).numpy()[0]
     assert np.allclose(list(served.genre_probs.values()), eager, atol=1e-4)

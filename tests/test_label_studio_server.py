@@ -126,7 +126,32 @@ def test_our_export_goes_through_label_studio_and_back(
     store = seeded_store(root)  # its media folder lies under the document root
     admin = label_studio.json("GET", "/api/current-user/whoami")
     users = {"bob": {"email": EMAIL, "id": admin["id"]}}  # ana has no Label Studio account
-    out = tmp_path / "tasks.json"
+    project = _import_our_export(label_studio, store, users, tmp_path / "tasks.json")
+    by_external = _check_tasks(label_studio, project)
+    decided = {"tt0004": ["Comedy", "Family"], "tt0005": ["Western"]}
+    _annotate(label_studio, by_external, decided)
+
+    expected = queue_state(store)
+    expected.update({k: ("reviewed", tuple(v), "bob") for k, v in decided.items()})
+    back = LabelStudioImport(document_root=root, users=users)
+    for export_type in ("JSON", "JSON_MIN"):
+        exported = _export_from_label_studio(label_studio, project, export_type, tmp_path)
+        report = read_catalogue(exported, media_dir=store.media.root, label_studio=back)
+        assert not report.bad and not report.notices and len(report.rows) == 12
+        fresh = ReviewStore(f"sqlite:///{tmp_path / export_type}.db", tmp_path / export_type)
+        upsert_items(fresh, report.rows, source=str(exported))
+        assert apply_reviews(fresh, report.rows) == 5
+        assert queue_state(fresh) == expected, export_type
+        posters = [fresh.item(e.id).poster for e in fresh.queue(status="all", limit=100)]
+        assert sum(p is not None for p in posters) == 10
+
+
+def _import_our_export(
+    label_studio: LabelStudio, store: ReviewStore, users: dict, out: Path
+) -> int:
+    """Our Label Studio export of `store` imported into a new project (its media folder as
+    local-files storage); the project's id."""
+    root = label_studio.document_root
     options = LabelStudioExport(store.media.root, document_root=root, users=users)
     write_export(export_records(store), "labelstudio", out, options)
     tasks = json.loads(out.read_text())
@@ -141,7 +166,12 @@ def test_our_export_goes_through_label_studio_and_back(
     n_predictions = sum(len(t.get("predictions", [])) for t in tasks)
     assert (imported["task_count"], imported["annotation_count"]) == (12, 2)
     assert imported["prediction_count"] == n_predictions == 21
+    return project
 
+
+def _check_tasks(label_studio: LabelStudio, project: int) -> dict[str, dict]:
+    """The project's tasks as Label Studio shows them (labelled ones, posters served,
+    predictions by version); external id → task."""
     listed = label_studio.json("GET", f"/api/tasks?project={project}&page_size=100")["tasks"]
     by_external = {t["data"]["external_id"]: t for t in listed}
     assert {k for k, t in by_external.items() if t["is_labeled"]} == {"tt0000", "tt0001"}
@@ -153,30 +183,29 @@ def test_our_export_goes_through_label_studio_and_back(
     assert sorted(p["model_version"] for p in predictions) == ["source"] * 9 + ["v1"] * 12
     for p in predictions:
         assert p["result"] == [] or p["result"][0]["from_name"] == "genres"
+    return by_external
 
-    decided = {"tt0004": ["Comedy", "Family"], "tt0005": ["Western"]}
+
+def _annotate(
+    label_studio: LabelStudio, by_external: dict[str, dict], decided: dict[str, list[str]]
+) -> None:
+    """An annotator in Label Studio picks `decided`'s genres for those tasks."""
     for external_id, choices in decided.items():
         result = [{"from_name": "genres", "to_name": "image", "type": "choices",
                    "value": {"choices": choices}}]  # fmt: skip
         path = f"/api/tasks/{by_external[external_id]['id']}/annotations"
         label_studio.json("POST", path, {"result": result}, 201)
 
-    expected = queue_state(store)
-    expected.update({k: ("reviewed", tuple(v), "bob") for k, v in decided.items()})
-    back = LabelStudioImport(document_root=root, users=users)
-    for export_type in ("JSON", "JSON_MIN"):
-        code, content = label_studio.call(
-            "GET",
-            f"/api/projects/{project}/export?exportType={export_type}&download_all_tasks=true",
-        )
-        assert code == 200, content[:500]
-        exported = tmp_path / f"export-{export_type}.json"
-        exported.write_bytes(content)
-        report = read_catalogue(exported, media_dir=store.media.root, label_studio=back)
-        assert not report.bad and not report.notices and len(report.rows) == 12
-        fresh = ReviewStore(f"sqlite:///{tmp_path / export_type}.db", tmp_path / export_type)
-        upsert_items(fresh, report.rows, source=str(exported))
-        assert apply_reviews(fresh, report.rows) == 5
-        assert queue_state(fresh) == expected, export_type
-        posters = [fresh.item(e.id).poster for e in fresh.queue(status="all", limit=100)]
-        assert sum(p is not None for p in posters) == 10
+
+def _export_from_label_studio(
+    label_studio: LabelStudio, project: int, export_type: str, folder: Path
+) -> Path:
+    """The project exported by Label Studio as `export_type`, saved in `folder`."""
+    code, content = label_studio.call(
+        "GET",
+        f"/api/projects/{project}/export?exportType={export_type}&download_all_tasks=true",
+    )
+    assert code == 200, content[:500]
+    exported = folder / f"export-{export_type}.json"
+    exported.write_bytes(content)
+    return exported

@@ -34,11 +34,6 @@ SERVING_PATH = (
     "mmgui.serve.review",
 )
 
-# Imports that still break a rule below; each leaves this list when its module moves.
-KNOWN_EXCEPTIONS = (
-    "mmgui.training.registry",  # lead: moving to mmgui.versions
-)
-
 # (files, the packages they must not import, files among them that may)
 RULES = {
     "serve imports no training": ("serve", ("mmgui.training",), ()),
@@ -111,8 +106,8 @@ def test_importing_the_serving_path_loads_no_torch(tmp_path: Path) -> None:
     code = "".join(f"import {module}\n" for module in SERVING_PATH)
     loaded = run_probed(code, tmp_path / "report.json")
     assert not loaded["torch"], torch_free(loaded, f"importing {', '.join(SERVING_PATH)}")
-    unexpected = [m for m in loaded["training"] if m not in KNOWN_EXCEPTIONS]
-    assert not unexpected, f"the serving path imports training modules: {', '.join(unexpected)}"
+    training = ", ".join(loaded["training"])
+    assert not training, f"the serving path imports training modules: {training}"
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +225,7 @@ def offenders(folder: str, forbidden: tuple[str, ...], allowed: tuple[str, ...])
         if relative.parts[0] in allowed:
             continue
         for line, name in imported_modules(path.read_text(encoding="utf-8"), module_name(path)):
-            if is_within(name, forbidden) and not is_within(name, KNOWN_EXCEPTIONS):
+            if is_within(name, forbidden):
                 found.append(f"mmgui/{relative.as_posix()}:{line} imports {name}")
     return found
 
@@ -243,18 +238,18 @@ def test_layers_import_one_way(rule: str) -> None:
 
 def test_the_scan_sees_lazy_relative_and_dynamic_imports() -> None:
     source = (
-        "from mmgui.training.registry import read_model_json\n"
+        "from mmgui.training.heads import head_logits\n"
         "def later():\n"
-        "    from ..training import data, registry\n"
+        "    from ..training import data, train\n"
         "    from . import predictor\n"
         "    from .studio import Studio\n"
         "    import importlib\n"
         "    importlib.import_module('mmgui.training.train')\n"
     )
     assert sorted(imported_modules(source, "mmgui.serve.probe")) == [
-        (1, "mmgui.training.registry"),
+        (1, "mmgui.training.heads"),
         (3, "mmgui.training.data"),
-        (3, "mmgui.training.registry"),
+        (3, "mmgui.training.train"),
         (4, "mmgui.serve.predictor"),
         (5, "mmgui.serve.studio"),
         (6, "importlib"),

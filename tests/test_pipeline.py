@@ -18,8 +18,8 @@ from mmgui.genres import GENRES
 from mmgui.nets.genre_model import CalibratedHead, GenreHead, HeadConfig
 from mmgui.serve.evaluate import evaluate_version
 from mmgui.serve.predictor import GenrePredictor, PredictInput
-from mmgui.training.registry import read_model_json
 from mmgui.training.train import train_version
+from mmgui.versions import read_card
 from tests.conftest import KAGGLE_FIXTURE, TINY_CONFIG
 
 POSTER = KAGGLE_FIXTURE / "posters" / "tt0112817.jpg"
@@ -46,22 +46,21 @@ def predictor(version: Path) -> GenrePredictor:
 
 
 def test_the_version_folder_holds_what_model_json_promises(version: Path) -> None:
-    meta = read_model_json(version)
+    card = read_card(version)
     assert sorted(p.name for p in version.iterdir()) == [
         "head.onnx",
         "head.safetensors",
         "model.json",
     ]
-    assert meta["genres"] == list(GENRES)
-    assert set(meta["thresholds"]) == set(GENRES)
-    assert meta["head"]["fusion"] == "gated"
-    assert (
-        meta["data"]["n_train"] == 9 and meta["data"]["n_val"] == 3 and meta["data"]["n_test"] == 2
-    )
-    assert len(meta["data"]["fingerprint"]) == 64
-    assert meta["export"]["onnx_max_abs_diff"] <= 1e-4
-    assert meta["metrics"]["test"]["n_items"] == 2
-    assert meta["backbones"]["poster"]["name"] == "tiny-cnn-pyramid"
+    assert card.genres == GENRES
+    assert set(card.thresholds) == set(GENRES)
+    assert card.head is not None and card.head["fusion"] == "gated"
+    assert card.data is not None
+    assert (card.data.n_train, card.data.n_val, card.data.n_test) == (9, 3, 2)
+    assert card.data.fingerprint is not None and len(card.data.fingerprint) == 64
+    assert card.export is not None and card.export["onnx_max_abs_diff"] <= 1e-4
+    assert card.test_metrics["n_items"] == 2
+    assert card.backbones is not None and card.backbones.poster.name == "tiny-cnn-pyramid"
     assert not list(version.parent.glob(".*"))  # no staging folder left behind
 
 
@@ -69,7 +68,7 @@ def test_predict_returns_all_genres_and_thresholded_tags(predictor: GenrePredict
     prediction = predictor.predict(POSTER, OVERVIEW, "Night City")
     assert list(prediction.genre_probs) == list(GENRES)
     assert all(0.0 < p < 1.0 for p in prediction.genre_probs.values())
-    expected = [g for g in GENRES if prediction.genre_probs[g] >= predictor.meta["thresholds"][g]]
+    expected = [g for g in GENRES if prediction.genre_probs[g] >= predictor.card.thresholds[g]]
     assert sorted(prediction.tags) == sorted(expected)
     assert prediction.modalities == ("poster", "overview")
     assert prediction.model_version == "tiny"
@@ -95,10 +94,10 @@ def test_a_corrupt_upload_is_a_clear_error(predictor: GenrePredictor) -> None:
 def test_onnx_head_serves_the_same_weights_as_the_torch_copy(
     version: Path, predictor: GenrePredictor
 ) -> None:
-    meta = read_model_json(version)
-    head = GenreHead(HeadConfig.from_dict(meta["head"]))
+    card = read_card(version)
+    head = GenreHead(HeadConfig.from_dict(dict(card.head or {})))
     head.load_state_dict(load_file(version / "head.safetensors"))
-    calibrated = CalibratedHead(head, meta["temperature"]).eval()
+    calibrated = CalibratedHead(head, card.temperature).eval()
     rng = np.random.default_rng(0)
     posters = [rng.normal(size=(3, 48, 32)).astype(np.float32), None]
     texts = ["a comedy about a wedding", "a war film"]
@@ -221,10 +220,10 @@ def test_the_sources_baseline_trains_exports_and_serves(tmp_path: Path, cache_di
     out = train_version(
         KAGGLE_FIXTURE, str(config), tmp_path / "baseline", Settings.load(), log=lambda _: None
     )
-    meta = read_model_json(out)
-    assert meta["kind"] == "baseline"
+    card = read_card(out)
+    assert card.kind == "baseline" and card.inputs is not None
     assert sorted(p.name for p in out.iterdir()) == ["model.json", "model.onnx", "vocab.json"]
-    assert meta["export"]["onnx_max_abs_diff"] <= 1e-4
+    assert card.export is not None and card.export["onnx_max_abs_diff"] <= 1e-4
     predictor = GenrePredictor(out, Settings.load())
     both = predictor.predict(POSTER, OVERVIEW, "Night City")
     text_only = predictor.predict(overview=OVERVIEW)

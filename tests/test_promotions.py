@@ -11,8 +11,9 @@ import pytest
 from mmgui.__main__ import main
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
+from mmgui.serve.actions import NeedsConfirmation
 from mmgui.serve.auth import User
-from mmgui.serve.models import ModelManager, NeedsConfirmation
+from mmgui.serve.models import ModelManager
 from mmgui.serve.studio import Studio
 from mmgui.store.review import ReviewStore
 

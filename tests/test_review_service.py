@@ -31,11 +31,13 @@ def review(tiny_models: Path, db_url: str, tmp_path: Path) -> ReviewService:
 
 def test_import_predicts_new_items_and_reimport_is_idempotent(review: ReviewService) -> None:
     seen: list[tuple[int, int]] = []
-    summary = review.import_catalogue(KAGGLE_FIXTURE, progress=lambda d, t: seen.append((d, t)))
+    summary = review.catalogue.import_catalogue(
+        KAGGLE_FIXTURE, progress=lambda d, t: seen.append((d, t))
+    )
     assert (summary.new, summary.changed, summary.predicted) == (16, 0, 16)
     assert summary.model_version == "default" and seen[-1] == (16, 16)
     assert {b.reason for b in summary.bad} >= {"bad imdb_id", "duplicate imdb_id (first kept)"}
-    again = review.import_catalogue(KAGGLE_FIXTURE)
+    again = review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     assert (again.new, again.unchanged, again.predicted) == (0, 16, 0)
     entry = review.store.queue()[0]
     item = review.item(entry.id)
@@ -50,7 +52,7 @@ def test_import_predicts_new_items_and_reimport_is_idempotent(review: ReviewServ
 
 
 def test_cams_of_the_next_item_are_ready_ahead(review: ReviewService) -> None:
-    review.import_catalogue(KAGGLE_FIXTURE)
+    review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     _, second = review.store.queue(limit=2)
     review.prefetch(second.id)
     item = review.item(second.id)
@@ -127,8 +129,8 @@ def test_a_catalogue_naming_the_database_loses_no_later_decision(
         db_url="sqlite:///mmgui.db", media_dir=tmp_path / "media",
     )  # fmt: skip
     review = ReviewService.open(Studio(settings))
-    review.import_catalogue(Path("catalogue.csv"))  # the first import creates the WAL
-    summary = review.import_catalogue(Path("catalogue.csv"))
+    review.catalogue.import_catalogue(Path("catalogue.csv"))  # the first import creates the WAL
+    summary = review.catalogue.import_catalogue(Path("catalogue.csv"))
     assert {b.where for b in summary.bad} == {"p1", "p2", "p3"}
     for entry in review.store.queue(limit=3):
         item = review.item(entry.id)
@@ -168,7 +170,7 @@ def progress(done, total):
     time.sleep(600)
 
 
-review.import_catalogue(Path(source), progress=progress)
+review.catalogue.import_catalogue(Path(source), progress=progress)
 """
 
 
@@ -197,7 +199,7 @@ def test_an_import_killed_mid_prediction_is_finished_by_the_next(
     from mmgui.store.catalogue import unpredicted_items
 
     assert len(unpredicted_items(review.store)) == 12
-    again = review.import_catalogue(KAGGLE_FIXTURE)
+    again = review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     assert (again.new, again.unchanged, again.predicted) == (0, 16, 12)
     assert unpredicted_items(review.store) == []
     assert all(review.item(e.id).genre_probs for e in review.store.queue(status="all"))
@@ -212,7 +214,7 @@ def test_recover_predicts_what_is_left_and_sweeps_stale_media(review: ReviewServ
     from mmgui.data.catalogue import CatalogueRow
     from mmgui.store.catalogue import upsert_items
 
-    review.import_catalogue(KAGGLE_FIXTURE)
+    review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     upsert_items(review.store, [CatalogueRow("extra", "Extra", "A film left unpredicted.")], "t")
     media = review.store.media.root
     stale, fresh = (
@@ -224,9 +226,9 @@ def test_recover_predicts_what_is_left_and_sweeps_stale_media(review: ReviewServ
     fresh.write_bytes(b"being copied by another process")
     old = time.time() - 2 * review.studio.settings.media_sweep_grace_s
     os.utime(stale, (old, old))
-    assert review.recover() == (1, 1)
+    assert review.catalogue.recover() == (1, 1)
     assert not stale.exists() and fresh.exists()
-    assert review.recover() == (0, 0)
+    assert review.catalogue.recover() == (0, 0)
 
 
 @pytest.fixture
@@ -249,14 +251,16 @@ def confined(tiny_models: Path, tmp_path: Path) -> ReviewService:
 def test_server_paths_are_confined_to_the_import_roots(
     confined: ReviewService, tmp_path: Path
 ) -> None:
-    inside = confined.import_server_path(str(tmp_path / "imports" / "catalogue.csv"))
+    inside = confined.catalogue.import_server_path(str(tmp_path / "imports" / "catalogue.csv"))
     assert (inside.new, len(inside.bad)) == (1, 1)
-    assert confined.import_server_path("catalogue.csv").unchanged == 1  # relative to a root
+    assert (
+        confined.catalogue.import_server_path("catalogue.csv").unchanged == 1
+    )  # relative to a root
     refusals = []
     for path in (tmp_path / "elsewhere" / "catalogue.csv", "../elsewhere", "/etc/passwd",
                  tmp_path / "nothing.csv", tmp_path / "queue.db"):  # fmt: skip
         with pytest.raises(MmguiError, match="inside the import folders") as caught:
-            confined.import_server_path(str(path))
+            confined.catalogue.import_server_path(str(path))
         refusals.append(str(caught.value).replace(str(path), "PATH"))
     assert len(set(refusals)) == 1  # existing or not, file or folder: one message
 
@@ -265,13 +269,13 @@ def test_an_upload_is_named_by_its_file_name(confined: ReviewService, tmp_path: 
     upload = tmp_path / "gradio" / "3f2a9c" / "my catalogue.csv"
     upload.parent.mkdir(parents=True)
     upload.write_text("id,title,poster\nm1,Alpha,\nm2,Beta,../../imports/poster.jpg\n")
-    summary = confined.import_upload(upload)
+    summary = confined.catalogue.import_upload(upload)
     assert summary.source == "my catalogue.csv" and summary.new == 1
     assert str(tmp_path) not in json.dumps(summary.as_dict())
     (entry,) = confined.store.audit_log()
     assert entry.detail["source"] == "my catalogue.csv" and str(tmp_path) not in str(entry.detail)
     with pytest.raises(MmguiError) as caught:
-        confined.import_upload(upload.with_name("gone.csv"))
+        confined.catalogue.import_upload(upload.with_name("gone.csv"))
     assert str(tmp_path) not in str(caught.value)
 
 
@@ -297,7 +301,7 @@ def test_a_zip_upload_imports_its_posters(confined: ReviewService, tmp_path: Pat
     with zipfile.ZipFile(upload, "w") as bundle:
         bundle.writestr("cat.csv", "id,title,poster\nz1,Zed,posters/z.jpg\nz2,Leak,../z.jpg\n")
         bundle.write(poster, "posters/z.jpg")
-    summary = confined.import_upload(upload)
+    summary = confined.catalogue.import_upload(upload)
     assert (summary.source, summary.new, summary.predicted) == ("catalogue.zip", 1, 1)
     assert [b.reason for b in summary.bad] == [
         "poster file not found in the catalogue's folder: ../z.jpg"
@@ -310,19 +314,20 @@ def test_a_zip_upload_imports_its_posters(confined: ReviewService, tmp_path: Pat
 def test_maps_wait_for_the_editor_to_settle_and_skip_items_left_behind(
     review: ReviewService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import mmgui.serve.cam_prefetch
     from mmgui.serve.cam_prefetch import CamPrefetcher
 
-    review.import_catalogue(KAGGLE_FIXTURE)
+    review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     items = [review.item(e.id) for e in review.store.queue(status="all", limit=50)]
     items = [i for i in items if i.poster is not None and i.genre_probs]
     computed: list[tuple[str, float, int | None]] = []
-    real = review.studio.poster_cams
+    real = mmgui.serve.cam_prefetch.poster_cams
 
-    def counted(poster, overview, title, genres, method="gradcam", threads=None):
+    def counted(studio, poster, overview, title, genres, method="gradcam", threads=None):
         computed.append((title, time.monotonic(), threads))
-        return real(poster, overview, title, genres, method, threads)
+        return real(studio, poster, overview, title, genres, method, threads)
 
-    monkeypatch.setattr(review.studio, "poster_cams", counted)
+    monkeypatch.setattr(mmgui.serve.cam_prefetch, "poster_cams", counted)
     window = 4
     maps = CamPrefetcher(review.studio, settle_s=0.5, wanted_items=window)
     first = items[0]
@@ -346,9 +351,10 @@ def test_maps_wait_for_the_editor_to_settle_and_skip_items_left_behind(
 def test_a_failed_map_surfaces_where_it_is_shown_not_when_the_next_item_is_prefetched(
     review: ReviewService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import mmgui.serve.cam_prefetch
     from mmgui.serve.cam_prefetch import CamPrefetcher
 
-    review.import_catalogue(KAGGLE_FIXTURE)
+    review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     item = next(
         i
         for i in (review.item(e.id) for e in review.store.queue(status="all", limit=50))
@@ -358,7 +364,7 @@ def test_a_failed_map_surfaces_where_it_is_shown_not_when_the_next_item_is_prefe
     def broken(*_args, **_kwargs):
         raise MmguiError("the poster went missing")
 
-    monkeypatch.setattr(review.studio, "poster_cams", broken)
+    monkeypatch.setattr(mmgui.serve.cam_prefetch, "poster_cams", broken)
     maps = CamPrefetcher(review.studio, settle_s=0.0)
     maps.prefetch(item)
     with pytest.raises(MmguiError, match="went missing"):

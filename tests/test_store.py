@@ -26,6 +26,7 @@ from mmgui.store.catalogue import (
     upsert_items,
 )
 from mmgui.store.db import migrate, table_names
+from mmgui.store.enums import AuditAction, DecisionAction, ItemStatus, JobMode, JobStatus, QueueView
 from mmgui.store.review import EditConflict, ReviewStore, queue_scores
 
 from .conftest import KAGGLE_FIXTURE
@@ -306,3 +307,17 @@ def test_a_comment_is_kept_with_its_decision_and_exported(
     with open(tmp_path / "out.csv", newline="") as handle:
         rows = {r["external_id"]: r for r in csv.DictReader(handle)}
     assert rows["a"]["comment"] == "poster is a remake" and rows["b"]["comment"] == ""
+
+
+def test_the_enums_are_the_strings_the_database_holds() -> None:
+    """Renaming a value would need a migration of the rows that hold it."""
+    assert list(ItemStatus) == ["pending", "reviewed", "skipped", "discarded"]
+    assert list(DecisionAction) == [
+        "accept", "correct", "skip", "discard", "undo", "bulk_add", "bulk_remove"
+    ]  # fmt: skip
+    assert list(JobStatus) == ["queued", "running", "done", "failed", "cancelled"]
+    assert list(JobMode) == ["heads", "full"]
+    assert list(QueueView) == ["uncertain", "mislabelled", "newest"]
+    assert list(AuditAction) == [
+        "import", "export", "send_clip", "bulk_edit", "cancel_job", "promote", "rollback"
+    ]  # fmt: skip

@@ -27,7 +27,7 @@ def settings(loop_settings: Settings) -> Settings:
 @pytest.fixture
 def review(settings: Settings) -> ReviewService:
     review = ReviewService.open(Studio(settings))
-    review.import_catalogue(KAGGLE_FIXTURE)
+    review.catalogue.import_catalogue(KAGGLE_FIXTURE)
     for entry in review.store.queue(limit=8):
         item = review.item(entry.id)
         review.store.decide(item.id, "ana", [*(item.labels or []), "Western"], item.version)

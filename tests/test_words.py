@@ -13,6 +13,7 @@ from mmgui.config import Settings
 from mmgui.data.image import load_image, preprocess
 from mmgui.data.text import encoder_text
 from mmgui.genres import GENRE_INDEX
+from mmgui.serve.explain import explain, poster_cams
 from mmgui.serve.predictor import GenrePredictor
 from mmgui.serve.studio import Studio
 from mmgui.serve.words import word_weights
@@ -85,14 +86,14 @@ def test_the_explanation_says_when_words_were_left_unscored(settings: Settings) 
             models_dir=settings.models_dir, cache_dir=settings.cache_dir, explain_max_words=4
         )
     )
-    explanation = studio.explain(None, OVERVIEW, "Night")
+    explanation = explain(studio, None, OVERVIEW, "Night")
     assert [word for word, _ in explanation.words] == OVERVIEW.split()[:4]
     total = len(OVERVIEW.split())
     assert explanation.notices == (
         f"word weights: only the overview's first 4 of {total} words were scored, "
         "as a text of their own",
     )
-    assert Studio(settings).explain(None, OVERVIEW, "Night").notices == ()
+    assert explain(Studio(settings), None, OVERVIEW, "Night").notices == ()
 
 
 def test_grad_cam_requests_take_turns(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,7 +113,7 @@ def test_grad_cam_requests_take_turns(settings: Settings, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(mmgui.serve.cam, "genre_cams", overlapping_cams)
     threads = [
-        threading.Thread(target=studio.poster_cams, args=(POSTER, None, None, ["Crime"]))
+        threading.Thread(target=poster_cams, args=(studio, POSTER, None, None, ["Crime"]))
         for _ in range(2)
     ]
     for thread in threads:

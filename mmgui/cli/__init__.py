@@ -1,1 +1,1 @@
-"""The command line, one module per command group; `mmgui/__main__.py` assembles it."""
+"""The command line, one module per command group; `mmgui.cli.main` assembles it."""

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from mmgui.cli.common import DB_HELP, review_of, settings_of
+from mmgui.cli.common import DB, MEDIA, MODELS, QUIET, review_of, settings_of
 from mmgui.errors import MmguiError
 
 SOURCE_FLAGS = {"kaggle": "kaggle", "csv": "csv", "posters": "posters", "json_file": "json"}
@@ -23,7 +23,7 @@ def cmd_import(args: argparse.Namespace) -> None:
         if not args.quiet:
             print(f"\rpredicting {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    summary = review.import_catalogue(
+    summary = review.catalogue.import_catalogue(
         Path(source), kind, progress=progress, label_studio=_label_studio_import(args)
     )
     if not args.quiet and summary.predicted:
@@ -71,7 +71,7 @@ def _label_studio_export(args: argparse.Namespace):
 def cmd_export(args: argparse.Namespace) -> None:
     label_studio = _label_studio_export(args) if args.format == "labelstudio" else None
     review = review_of(args)
-    count = review.export(
+    count = review.catalogue.export(
         args.format, Path(args.out), args.status, args.genre, label_studio=label_studio
     )
     print(f"{count} items written to {args.out}")
@@ -94,15 +94,16 @@ def _add_label_studio_flags(command: argparse.ArgumentParser) -> None:
 
 
 def add_catalogue_commands(commands: argparse._SubParsersAction) -> None:
-    load = commands.add_parser("import", help="import a catalogue into the review queue")
+    load = commands.add_parser(
+        "import",
+        parents=[DB, MEDIA, MODELS, QUIET],
+        help="import a catalogue into the review queue",
+    )
     sources = load.add_mutually_exclusive_group(required=True)
     sources.add_argument("--kaggle", help="a folder with movies_metadata.csv and posters/")
     sources.add_argument("--csv", help="a CSV with title, overview, poster and optional genres")
     sources.add_argument("--posters", help="a folder of poster images")
     sources.add_argument("--json", dest="json_file", help="a mmgui or Label Studio JSON export")
-    load.add_argument("--db", help=DB_HELP)
-    load.add_argument("--media", help="where imported posters are stored (default mmgui-media)")
-    load.add_argument("--models", help="the models folder (its default version predicts)")
     load.add_argument("--json-summary", dest="json", action="store_true", help="print JSON")
     load.add_argument(
         "--image-url-prefix", action="append", metavar="URL=FOLDER",
@@ -110,14 +111,13 @@ def add_catalogue_commands(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     load.add_argument("--ls-project", help="names Label Studio tasks that have no external_id")
     _add_label_studio_flags(load)
-    load.add_argument("--quiet", action="store_true")
     load.set_defaults(run=cmd_import)
 
-    export_labels = commands.add_parser("export", help="export the current labels")
+    export_labels = commands.add_parser(
+        "export", parents=[DB, MEDIA], help="export the current labels"
+    )
     export_labels.add_argument("--format", required=True, choices=["csv", "json", "labelstudio"])
     export_labels.add_argument("--out", required=True)
-    export_labels.add_argument("--db", help=DB_HELP)
-    export_labels.add_argument("--media", help="where imported posters are stored")
     export_labels.add_argument("--status", default="all", help="all | pending | reviewed | ...")
     export_labels.add_argument("--genre", help="only items labelled or predicted with it")
     export_labels.add_argument(

@@ -34,12 +34,16 @@ from mmgui.data.export import ExportRecord, write_json_list
 from mmgui.data.paths import resolve_inside
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.store.enums import EditorAction, ItemStatus
 
 CONTROL = {"from_name": "genres", "to_name": "image", "type": "choices"}
 SOURCE_VERSION = "source"  # the model_version of the source's genres as a prediction
 LOCAL_FILES = "/data/local-files/"
 DOCUMENT_ROOT_ENV = "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
-UNDECIDED_ACTIONS = {"skipped": "skip", "discarded": "discard"}
+UNDECIDED_ACTIONS = {
+    ItemStatus.SKIPPED: EditorAction.SKIP,
+    ItemStatus.DISCARDED: EditorAction.DISCARD,
+}
 
 
 def label_config() -> str:
@@ -128,7 +132,7 @@ def write_label_studio(
 
 def label_studio_task(record: ExportRecord, options: LabelStudioExport) -> dict:
     """One item as a Label Studio import task (see the module docstring)."""
-    reviewed = record.status == "reviewed" and record.genres is not None
+    reviewed = record.status == ItemStatus.REVIEWED and record.genres is not None
     task: dict = {
         "data": {
             "external_id": record.external_id,
@@ -365,7 +369,7 @@ def _carried_review(data: dict) -> Review | None:
     if not username:
         return None
     at = _time(data.get("reviewed_at"))
-    if status == "reviewed" and isinstance(data.get("reviewed_genres"), list):
+    if status == ItemStatus.REVIEWED and isinstance(data.get("reviewed_genres"), list):
         return Review(username, at, _checked(data["reviewed_genres"]))
     if status in UNDECIDED_ACTIONS:
         return Review(username, at, None, UNDECIDED_ACTIONS[status])

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mmgui.files import file_sha256
+from mmgui.versions import Backbones
 
 # Tiny test backbones are random but reproducible: built under this seed, a tiny backbone
 # exported at serving time has the same weights as the one features were computed with.
@@ -202,17 +203,15 @@ def load_overview_backbone(tiny: bool = False) -> OverviewBackbone:
     return OverviewBackbone(encoder, int(encoder.config.hidden_size), "all-MiniLM-L6-v2").eval()
 
 
-def load_backbones(described: dict) -> tuple[PosterBackbone, OverviewBackbone]:
-    """The backbones a model version names (its model.json "backbones" entry)."""
-    poster, overview = described["poster"], described["overview"]
-    variant = poster["name"].removeprefix("efficientnet-").split("-")[0]
+def load_backbones(described: Backbones) -> tuple[PosterBackbone, OverviewBackbone]:
+    """The backbones a model version's card names, from the installed packages."""
+    poster, overview = described.poster, described.overview
+    variant = poster.name.removeprefix("efficientnet-").split("-")[0]
     return (
         load_poster_backbone(
-            variant,
-            tiny=poster["name"].startswith("tiny"),
-            pooling=poster.get("pooling", "last"),
+            variant, tiny=poster.name.startswith("tiny"), pooling=poster.pooling or "last"
         ),
-        load_overview_backbone(tiny=overview["name"].startswith("tiny")),
+        load_overview_backbone(tiny=overview.name.startswith("tiny")),
     )
 
 

@@ -28,7 +28,7 @@ from mmgui.nets.backbones import (
     overview_spec,
     poster_spec,
 )
-from mmgui.training.registry import onnx_session
+from mmgui.versions import Backbones, onnx_session
 
 PARITY_ATOL = 1e-4
 OPSET = 17
@@ -91,30 +91,31 @@ def export_overview_backbone(
     )
 
 
-def build_backbone_graphs(backbones: dict, folder: Path, samples: list[tuple[Path, str]]) -> None:
+def build_backbone_graphs(
+    backbones: Backbones, folder: Path, samples: list[tuple[Path, str]]
+) -> None:
     """Export the backbones a version names (from the installed packages) into `folder`.
 
-    `backbones` is model.json's "backbones"; `samples` are real (poster, text) pairs used for
+    `backbones`: the version card's; `samples` are real (poster, text) pairs used for
     the parity check. Refuses when the installed weights are not the ones the version was
     trained with. Writes poster.onnx, overview.onnx and tokenizer.json.
     """
-    poster_meta, overview_meta = backbones["poster"], backbones["overview"]
     poster, overview = load_backbones(backbones)
-    for spec, meta in (
-        (poster_spec(poster), poster_meta),
-        (overview_spec(overview), overview_meta),
+    for spec, trained in (
+        (poster_spec(poster), backbones.poster),
+        (overview_spec(overview), backbones.overview),
     ):
-        if spec.weights_sha256 != meta["weights_sha256"]:
+        if spec.weights_sha256 != trained.weights_sha256:
             raise MmguiError(
                 f"the installed {spec.name} weights (sha256 {spec.weights_sha256[:12]}) are not "
-                f"the ones this model was trained with ({meta['weights_sha256'][:12]}); "
+                f"the ones this model was trained with ({trained.weights_sha256[:12]}); "
                 "reinstall requirements.txt"
             )
     folder.mkdir(parents=True, exist_ok=True)
-    images = preprocess_batch([load_image(p) for p, _ in samples], tuple(poster_meta["input_size"]))
+    images = preprocess_batch([load_image(p) for p, _ in samples], backbones.poster_size)
     export_poster_backbone(poster, images, folder / "poster.onnx")
     tokenizer_json = minilm_dir() / "tokenizer.json"
-    ids, mask = SubwordTokenizer(tokenizer_json, overview_meta["max_tokens"])(
+    ids, mask = SubwordTokenizer(tokenizer_json, backbones.max_tokens)(
         [text for _, text in samples]
     )
     export_overview_backbone(overview, ids, mask, folder / "overview.onnx")

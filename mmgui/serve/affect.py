@@ -96,17 +96,17 @@ class LearnedAffect:
         from safetensors.torch import load_file
 
         from mmgui.nets.affect import AffectConfig, AffectModel
-        from mmgui.training.registry import read_model_json
+        from mmgui.versions import read_card
 
-        meta = read_model_json(version)
-        if meta.get("kind") != "affect":
-            raise MmguiError(f"{version}: not an affect model (kind {meta.get('kind')!r})")
-        if meta.get("feature_names") != list(FRAME_FEATURES):
+        card = read_card(version)
+        if card.affect is None:
+            raise MmguiError(f"{version}: not an affect model (kind {card.kind.value!r})")
+        if card.affect.feature_names != FRAME_FEATURES:
             raise MmguiError(f"{version}: trained on other features than this code computes")
-        self.name: str = meta["name"]
-        self.frames_per_segment: int = meta["frames_per_segment"]
-        self.segment_s: float = meta["segment_s"]
-        self.model = AffectModel(AffectConfig.from_dict(meta["affect"])).eval()
+        self.name: str = card.name
+        self.frames_per_segment: int = card.affect.frames_per_segment
+        self.segment_s: float = card.affect.segment_s
+        self.model = AffectModel(AffectConfig.from_dict(dict(card.affect.config))).eval()
         self.model.load_state_dict(load_file(Path(version) / "affect.safetensors"))
         self._torch = torch
 

@@ -20,13 +20,22 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from mmgui.config import Settings
 from mmgui.errors import MmguiError
 from mmgui.files import write_atomically
 
-ROLES = ("editor", "admin")
+
+class Role(StrEnum):
+    """What a studio user may do: editors review; admins also import, bulk-edit, promote and
+    roll back (see `serve.actions`)."""
+
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
 LOCAL_USER = "local"  # who is at the keyboard without `--auth` (an admin)
 ITERATIONS = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
 SCHEME = "pbkdf2_sha256"
@@ -70,7 +79,7 @@ def read_users(path: Path) -> dict[str, User]:
             f"{path}: not a users file ({err}); see `python -m mmgui add-user`"
         ) from err
     for user in users:
-        if user.role not in ROLES:
+        if user.role not in tuple(Role):
             raise MmguiError(f"{path}: user {user.username!r} has unknown role {user.role!r}")
         if not user.password.startswith(f"{SCHEME}$"):
             raise MmguiError(f"{path}: user {user.username!r} has no {SCHEME} password hash")
@@ -79,8 +88,8 @@ def read_users(path: Path) -> dict[str, User]:
 
 def add_user(path: Path, username: str, password: str, role: str) -> None:
     """Add or replace a user in the auth file (created if missing), written atomically."""
-    if role not in ROLES:
-        raise MmguiError(f"role must be one of {', '.join(ROLES)}")
+    if role not in tuple(Role):
+        raise MmguiError(f"role must be one of {', '.join(Role)}")
     if not username.strip():
         raise MmguiError("the username is empty")
     path = Path(path)
@@ -198,9 +207,10 @@ def _iterations(encoded: str) -> int:
         return ITERATIONS
 
 
-def role_of(auth_file: str, username: str) -> str:
-    """A user's role: from the auth file, or admin for the single local user (no auth)."""
+def role_of(auth_file: str, username: str) -> Role:
+    """A user's role: from the auth file (an editor if they are not in it), or admin for the
+    single local user (no auth)."""
     if not auth_file:
-        return "admin"
+        return Role.ADMIN
     user = read_users(Path(auth_file)).get(username)
-    return user.role if user else "editor"
+    return Role(user.role) if user else Role.EDITOR

@@ -12,24 +12,25 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mmgui.config import PROJECT_ROOT
+from mmgui.config import shipped_path
 from mmgui.errors import MmguiError
+from mmgui.versions import Backbones
 
 GRAPH_FILES = ("poster.onnx", "overview.onnx", "tokenizer.json")
-EXAMPLES = PROJECT_ROOT / "assets" / "examples.json"
+EXAMPLES = shipped_path("assets") / "examples.json"
 
 
-def graph_dir(backbones: dict, cache_dir: Path) -> Path:
-    poster, overview = backbones["poster"], backbones["overview"]
-    width, height = poster["input_size"]
+def graph_dir(backbones: Backbones, cache_dir: Path) -> Path:
+    poster, overview = backbones.poster, backbones.overview
+    width, height = backbones.poster_size
     key = (
-        f"{poster['name']}-{poster['weights_sha256'][:12]}-{width}x{height}"
-        f"__{overview['name']}-{overview['weights_sha256'][:12]}-{overview['max_tokens']}t"
+        f"{poster.name}-{poster.weights_sha256[:12]}-{width}x{height}"
+        f"__{overview.name}-{overview.weights_sha256[:12]}-{backbones.max_tokens}t"
     )
     return Path(cache_dir) / "backbones" / key
 
 
-def ensure_backbone_graphs(backbones: dict, cache_dir: Path) -> Path:
+def ensure_backbone_graphs(backbones: Backbones, cache_dir: Path) -> Path:
     """The folder holding poster.onnx, overview.onnx and tokenizer.json, built if missing."""
     folder = graph_dir(backbones, cache_dir)
     if all((folder / name).exists() for name in GRAPH_FILES):
@@ -47,11 +48,11 @@ def ensure_backbone_graphs(backbones: dict, cache_dir: Path) -> Path:
     return folder
 
 
-def version_backbones(version_dir: Path, backbones: dict, cache_dir: Path) -> Path:
+def version_backbones(version_dir: Path, backbones: Backbones, cache_dir: Path) -> Path:
     """Where a version's backbone graphs are: its own folder when it was fully finetuned
-    (model.json "backbones"."in_version"), else the shared cache built from the packages."""
-    if backbones.get("in_version"):
-        folder = Path(version_dir) / backbones["in_version"]
+    (`Backbones.in_version`), else the shared cache built from the packages."""
+    if backbones.in_version:
+        folder = Path(version_dir) / backbones.in_version
         missing = [name for name in GRAPH_FILES if not (folder / name).exists()]
         if missing:
             raise MmguiError(f"{folder} lacks {', '.join(missing)}: the version is incomplete")

@@ -15,7 +15,8 @@ import time
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from mmgui.serve.studio import CamView, Studio
+from mmgui.serve.explain import CamView, poster_cams
+from mmgui.serve.studio import Studio
 from mmgui.store.views import ItemView
 
 WANTED_ITEMS = 16  # items recently shown or coming next, over all editors of this studio
@@ -89,6 +90,6 @@ class CamPrefetcher:
             return []
         ranked = sorted(item.genre_probs, key=item.genre_probs.get, reverse=True)
         focus = item.predicted[: self.studio.settings.cam_genres] or ranked[:1]
-        return self.studio.poster_cams(
-            item.poster, item.overview, item.title, focus, threads=self.threads
+        return poster_cams(
+            self.studio, item.poster, item.overview, item.title, focus, threads=self.threads
         )

@@ -26,7 +26,7 @@ from PIL import Image
 from mmgui.config import Settings
 from mmgui.data.affect_features import clip_features
 from mmgui.data.image import preprocess
-from mmgui.data.text import encoder_text
+from mmgui.data.item import prepare_text
 from mmgui.data.video import Clip, load_clip
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
@@ -87,7 +87,7 @@ class ClipAnalyser:
         if not isinstance(predictor.engine, HeadEngine):
             raise MmguiError(
                 f"{predictor.name}: clip genres need a 'head' version (poster backbone + head), "
-                f"not {predictor.meta.get('kind')!r}"
+                f"not {predictor.card.kind.value!r}"
             )
         self.predictor = predictor
         self.settings: Settings = predictor.settings
@@ -117,7 +117,7 @@ class ClipAnalyser:
             SegmentAffect(s.t_start, s.t_end, float(v), float(a))
             for s, v, a in zip(clip.segments, valence, arousal, strict=True)
         ]
-        thresholds = self.predictor.meta["thresholds"]
+        thresholds = self.predictor.card.thresholds
         ranked = sorted(GENRES, key=lambda g: -probs[g])
         return ClipAnalysis(
             duration=clip.duration,
@@ -146,10 +146,7 @@ class ClipAnalyser:
         images = [self.keyframe_input(clip.segments[k].keyframe) for k in chosen]
         frames = engine.poster_features(images)
         count = len(frames)
-        text, notices = None, ()
-        if (overview or "").strip() or (title or "").strip():
-            prepared = encoder_text(overview, title, self.settings.max_overview_chars)
-            text, notices = prepared.text, prepared.notices
+        text, notices = prepare_text(overview, title, self.settings)
         text_features = engine.overview_features([text])
         blank_text = np.zeros((count, engine.overview_dim), dtype=np.float32)
         per_frame = engine.head_probs(frames, blank_text, np.ones(count), np.zeros(count))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from mmgui.store.enums import CORRECTIONS
+
 
 @dataclass
 class QueueCursor:
@@ -22,12 +24,12 @@ class QueueCursor:
     shown_labels: list[str] = field(default_factory=list)  # the toggles it was shown with
     shown_at: float = 0.0
     opened_at: float = field(default_factory=time.monotonic)  # when the editor sat down
-    decided: dict[str, int] = field(default_factory=dict)  # recorded action → count, here
+    decided: dict[str, int] = field(default_factory=dict)  # DecisionAction → count, here
 
     @property
     def done(self) -> int:
         """Items accepted or corrected since the queue was opened (skips are not done)."""
-        return self.decided.get("accept", 0) + self.decided.get("correct", 0)
+        return sum(self.decided.get(action, 0) for action in CORRECTIONS)
 
     @property
     def per_minute(self) -> float:

@@ -2,31 +2,29 @@
 promote, roll back.
 
 The database says which version is active; every studio process serves that one (`sync`
-swaps it in without a restart when another process promoted). The promotion rule is one
-function, `promote_version`, for the studio and the command line: only admins promote, and a
-candidate flagged as worse than its parent needs an explicit confirmation. Rolling back walks
-back the promotion history one step per rollback, and always asks first, naming the version
-it would serve (and its flag). Editors cancel the jobs they queued, admins any; cancels are
-audited.
+swaps it in without a restart when another process promoted). Promoting, rolling back and
+cancelling follow the rules of `serve.actions`, the same functions the command line calls;
+here each is followed by serving the version it made active.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmgui.config import Settings
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
-from mmgui.serve.auth import role_of
+from mmgui.serve.actions import (
+    cancel_job,
+    promote_version,
+    rollback_question,
+    rollback_version,
+)
 from mmgui.serve.studio import Studio
+from mmgui.store.enums import JobMode
 from mmgui.store.jobs import JobQueue, JobView
 from mmgui.store.review import ReviewStore
 from mmgui.store.versions import VersionTable, VersionView
-from mmgui.training.registry import read_model_json
-
-
-class NeedsConfirmation(MmguiError):
-    """Promoting this version needs the user to confirm (it looks worse than its parent)."""
+from mmgui.versions import read_card
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ class ModelManager:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def train_now(self, username: str, mode: str = "heads", **params: object) -> int:
+    def train_now(self, username: str, mode: str = JobMode.HEADS, **params: object) -> int:
         if self.jobs.pending():
             raise MmguiError("a training job is already queued or running; wait or cancel it")
         return self.jobs.enqueue(username, mode, "button", **params)
@@ -79,11 +77,11 @@ class ModelManager:
         every = self.studio.settings.auto_train_every
         if every <= 0 or self.jobs.pending() or self.jobs.corrections_since_last_job() < every:
             return None
-        return self.jobs.enqueue("(auto)", "heads", f"auto:{every}")
+        return self.jobs.enqueue("(auto)", JobMode.HEADS, f"auto:{every}")
 
     def cancel(self, job_id: int, username: str) -> str:
-        """Cancel a job `username` queued (an admin: any job); returns its new status."""
-        return self.jobs.request_cancel(job_id, username, self.studio.role(username) == "admin")
+        """`cancel_job`: a job `username` queued (an admin: any job); returns its new status."""
+        return cancel_job(self.jobs, self.studio.settings, job_id, username)
 
     def recent_jobs(self, limit: int = 20) -> list[JobView]:
         return self.jobs.recent(limit)
@@ -93,11 +91,10 @@ class ModelManager:
     def compare(self, name: str, against: str | None = None) -> list[GenreDelta]:
         """Per-genre ROC-AUC and F1 of `name` and their change from `against` (default: the
         version it was tuned from), on the evaluation data both were scored on."""
-        meta = read_model_json(self.studio.settings.models_dir / self.versions.get(name).path)
-        mine = meta.get("metrics", {}).get("eval") or meta.get("metrics", {}).get("val", {})
-        base = meta.get("active_metrics", {}).get("eval", {})
-        if against and against != meta.get("parent"):
-            raise MmguiError(f"{name} was scored against {meta.get('parent')}, not {against}")
+        card = read_card(self.studio.settings.models_dir / self.versions.get(name).path)
+        mine, base = card.eval_metrics, (card.active_metrics or {}).get("eval", {})
+        if against and against != card.parent:
+            raise MmguiError(f"{name} was scored against {card.parent}, not {against}")
         rows = []
         for genre in GENRES:
             g = mine.get("per_genre", {}).get(genre)
@@ -118,56 +115,14 @@ class ModelManager:
         return promoted
 
     def rollback_question(self, username: str) -> tuple[str, str]:
-        """What a rollback by `username` would do, to ask before it: (the question, the
-        version it would serve: the one promoted before the active one). Admins only."""
-        _require_admin(self.studio.settings, username, "roll back model versions")
-        history = self.versions.history()
-        if len(history) < 2:
-            raise MmguiError(
-                f"{history[0] if history else 'the active version'} was not promoted over "
-                "another version: nothing to roll back to"
-            )
-        target = self.versions.get(history[1])
-        flag = f"; it is flagged: {target.flagged}" if target.flagged else ""
-        return (
-            f"Roll back from {history[0]} to {target.name}{flag}? Confirm to serve it.",
-            target.name,
-        )
+        """`rollback_question`: (the question to ask, the version a rollback would serve)."""
+        return rollback_question(self.versions, self.studio.settings, username)
 
     def rollback(self, username: str, confirmed_version: str | None = None) -> VersionView:
-        """Serve the version promoted before the active one; each rollback steps one further
-        back. `NeedsConfirmation` (the `rollback_question`) unless `confirmed_version` is the
-        version it would serve, so no version, flagged or not, returns unasked."""
-        question, target = self.rollback_question(username)
-        if confirmed_version != target:
-            raise NeedsConfirmation(question)
-        _still_on_disk(self.studio.settings, self.versions.get(target))
-        rolled_back = self.versions.rollback(username, target)
+        """`rollback_version` (`NeedsConfirmation` unless `confirmed_version` is the version it
+        would serve), then serve it now."""
+        rolled_back = rollback_version(
+            self.versions, self.studio.settings, username, confirmed_version
+        )
         self.sync()
         return rolled_back
-
-
-def promote_version(
-    versions: VersionTable, settings: Settings, name: str, username: str, confirmed: bool
-) -> VersionView:
-    """Make `name` the active version: the one promotion rule, for the studio and the CLI.
-    Only admins promote (the role from `settings.auth_file`); a version flagged as worse than
-    its parent raises `NeedsConfirmation` unless `confirmed`; its folder must be on disk."""
-    _require_admin(settings, username, "promote model versions")
-    version = versions.get(name)
-    if version.flagged and not confirmed:
-        raise NeedsConfirmation(
-            f"{name} looks worse than {version.parent} on the evaluation data "
-            f"({version.flagged}); confirm to promote it anyway"
-        )
-    _still_on_disk(settings, version)
-    return versions.promote(name, username)
-
-
-def _require_admin(settings: Settings, username: str, what: str) -> None:
-    if role_of(settings.auth_file, username) != "admin":
-        raise MmguiError(f"only admins {what} ({username} is not one)")
-
-
-def _still_on_disk(settings: Settings, version: VersionView) -> None:
-    read_model_json(settings.models_dir / version.path)

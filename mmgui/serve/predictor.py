@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from mmgui.config import Settings
-from mmgui.data.image import ImageSource, load_image, preprocess_batch
-from mmgui.data.text import SubwordTokenizer, encoder_text
+from mmgui.data.image import ImageSource
+from mmgui.data.item import PreparedItem, prepare_item
+from mmgui.data.text import SubwordTokenizer
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
 from mmgui.serve.backbones import version_backbones
-from mmgui.training.registry import onnx_session, read_model_json
+from mmgui.versions import ModelKind, VersionCard, onnx_session, read_card
 
 
 @dataclass(frozen=True)
@@ -43,18 +44,18 @@ class Prediction:
 class HeadEngine:
     """Frozen backbone graphs (from the cache) + the version's head graph."""
 
-    def __init__(self, version_dir: Path, meta: dict, settings: Settings) -> None:
-        backbones = meta["backbones"]
-        self.poster_size: tuple[int, int] = tuple(backbones["poster"]["input_size"])
-        self.poster_dim: int = backbones["poster"]["dim"]
-        self.overview_dim: int = backbones["overview"]["dim"]
+    def __init__(self, version_dir: Path, card: VersionCard, settings: Settings) -> None:
+        backbones = card.backbones
+        if backbones is None:
+            raise MmguiError(f"{version_dir}: a head version's card names no backbones")
+        self.poster_size: tuple[int, int] = backbones.poster_size
+        self.poster_dim: int = backbones.poster.dim
+        self.overview_dim: int = backbones.overview.dim
         graphs = version_backbones(version_dir, backbones, settings.cache_dir)
         self._poster = onnx_session(graphs / "poster.onnx", settings.threads)
         self._overview = onnx_session(graphs / "overview.onnx", settings.threads)
         self._head = onnx_session(version_dir / "head.onnx", settings.threads)
-        self.tokenizer = SubwordTokenizer(
-            graphs / "tokenizer.json", backbones["overview"]["max_tokens"]
-        )
+        self.tokenizer = SubwordTokenizer(graphs / "tokenizer.json", backbones.max_tokens)
 
     def genre_probs(
         self, posters: Sequence[np.ndarray | None], texts: Sequence[str | None]
@@ -103,12 +104,14 @@ class HeadEngine:
 class BaselineEngine:
     """The sources' CNN + LSTM baseline: one graph over the poster and cleaned overview tokens."""
 
-    def __init__(self, version_dir: Path, meta: dict, settings: Settings) -> None:
+    def __init__(self, version_dir: Path, card: VersionCard, settings: Settings) -> None:
         from mmgui.data.text import Vocabulary, clean_overview
 
+        if card.inputs is None:
+            raise MmguiError(f"{version_dir}: a baseline version's card names no inputs")
         self._clean = clean_overview
-        self.poster_size: tuple[int, int] = tuple(meta["inputs"]["poster_size"])
-        self.max_len: int = meta["inputs"]["max_len"]
+        self.poster_size: tuple[int, int] = card.inputs.poster_size
+        self.max_len: int = card.inputs.max_len
         self.vocab = Vocabulary.from_json((version_dir / "vocab.json").read_text())
         self._model = onnx_session(version_dir / "model.onnx", settings.threads)
 
@@ -129,7 +132,7 @@ class BaselineEngine:
         return self._model.run(["genre_probs"], feeds)[0]
 
 
-ENGINES = {"head": HeadEngine, "baseline": BaselineEngine}
+ENGINES = {ModelKind.HEAD: HeadEngine, ModelKind.BASELINE: BaselineEngine}
 
 
 def _present(values: Sequence[object | None]) -> np.ndarray:
@@ -142,12 +145,12 @@ class GenrePredictor:
     def __init__(self, version: Path, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.load()
         self.version_dir = Path(version)
-        self.meta = read_model_json(self.version_dir)
-        self.name: str = self.meta["name"]
-        self.thresholds = np.array([self.meta["thresholds"][g] for g in GENRES], dtype=np.float32)
-        if self.meta.get("kind") not in ENGINES:
-            raise MmguiError(f"{version}: unknown model kind {self.meta.get('kind')!r}")
-        self.engine = ENGINES[self.meta["kind"]](self.version_dir, self.meta, self.settings)
+        self.card = read_card(self.version_dir)
+        self.name: str = self.card.name
+        self.thresholds = np.array([self.card.thresholds[g] for g in GENRES], dtype=np.float32)
+        if self.card.kind not in ENGINES:
+            raise MmguiError(f"{version}: a {self.card.kind} version does not tag genres")
+        self.engine = ENGINES[self.card.kind](self.version_dir, self.card, self.settings)
 
     def predict(
         self,
@@ -162,48 +165,17 @@ class GenrePredictor:
         """Tag a batch of items in one pass of each graph (catalogue scoring)."""
         if not items:
             return []
-        posters, texts, notices = self._prepare(items)
-        probs = self.engine.genre_probs(posters, texts)
-        return [
-            self._prediction(row, posters[i] is not None, texts[i] is not None, notices[i])
-            for i, row in enumerate(probs)
-        ]
+        size = self.engine.poster_size
+        prepared = [prepare_item(i.poster, i.overview, i.title, size, self.settings) for i in items]
+        probs = self.engine.genre_probs([p.poster for p in prepared], [p.text for p in prepared])
+        return [self._prediction(row, item) for row, item in zip(probs, prepared, strict=True)]
 
-    def _prepare(
-        self, items: Sequence[PredictInput]
-    ) -> tuple[list[np.ndarray | None], list[str | None], list[tuple[str, ...]]]:
-        posters: list[np.ndarray | None] = []
-        texts: list[str | None] = []
-        notices: list[tuple[str, ...]] = []
-        settings = self.settings
-        for item in items:
-            has_text = bool((item.overview or "").strip() or (item.title or "").strip())
-            if item.poster is None and not has_text:
-                raise MmguiError("nothing to predict from: give a poster, an overview or a title")
-            if item.poster is None:
-                posters.append(None)
-            else:
-                image = load_image(item.poster, settings.max_image_pixels, settings.max_image_bytes)
-                posters.append(preprocess_batch([image], self.engine.poster_size)[0])
-            if has_text:
-                text = encoder_text(item.overview, item.title, settings.max_overview_chars)
-                texts.append(text.text)
-                notices.append(text.notices)
-            else:
-                texts.append(None)
-                notices.append(())
-        return posters, texts, notices
-
-    def _prediction(
-        self, probs: np.ndarray, has_poster: bool, has_text: bool, notices: tuple[str, ...]
-    ) -> Prediction:
+    def _prediction(self, probs: np.ndarray, item: PreparedItem) -> Prediction:
         order = np.argsort(-probs)
-        tags = [GENRES[g] for g in order if probs[g] >= self.thresholds[g]]
-        modalities = tuple(m for m, on in (("poster", has_poster), ("overview", has_text)) if on)
         return Prediction(
             genre_probs={g: float(p) for g, p in zip(GENRES, probs, strict=True)},
-            tags=tags,
+            tags=[GENRES[g] for g in order if probs[g] >= self.thresholds[g]],
             model_version=self.name,
-            modalities=modalities,
-            notices=notices,
+            modalities=item.modalities,
+            notices=item.notices,
         )

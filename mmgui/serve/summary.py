@@ -1,45 +1,46 @@
 """A model version in words a stakeholder reads, with the exact figures one click away.
 
-The words are derived from the version's own model.json (what it was trained on, when, and
-its held-out metrics), so they follow whatever version is served, never a start-up snapshot.
+The words are derived from the version's own card (what it was trained on, when, and its
+held-out metrics), so they follow whatever version is served, never a start-up snapshot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
+
+from mmgui.versions import VersionCard
 
 
-def version_summary(meta: dict) -> str:
+def version_summary(card: VersionCard) -> str:
     """Two sentences of Markdown: which version, trained on what and when; how good."""
-    return f"{_provenance(meta)} {_quality(meta)}"
+    return f"{_provenance(card)} {_quality(card.test_metrics)}"
 
 
-def version_figures(meta: dict) -> dict:
+def version_figures(card: VersionCard) -> dict:
     """The exact held-out metrics behind the summary (what the words are rounded from)."""
-    metrics = meta.get("metrics", {})
-    figures = {"version": meta.get("name"), "parent": meta.get("parent")}
+    figures: dict[str, Any] = {"version": card.name, "parent": card.parent}
     for split in ("test", "val", "eval"):
-        if metrics.get(split):
-            figures[split] = {k: v for k, v in metrics[split].items() if _is_figure(v)}
+        if card.metrics.get(split):
+            figures[split] = {k: v for k, v in card.metrics[split].items() if _is_figure(v)}
     return figures
 
 
-def _provenance(meta: dict) -> str:
-    name, when = meta.get("name", "?"), _date(meta.get("created_at"))
-    finetune = meta.get("finetune")
-    if finetune:
+def _provenance(card: VersionCard) -> str:
+    when = _date(card.created_at)
+    if card.finetune:
         return (
-            f"Serving **{name}**: {meta.get('parent')} retrained on "
-            f"{finetune.get('n_corrections', 0):,} editor corrections ({when})."
+            f"Serving **{card.name}**: {card.parent} retrained on "
+            f"{card.finetune.get('n_corrections', 0):,} editor corrections ({when})."
         )
-    data = meta.get("data", {})
-    trained = f"{data['n_train']:,} movies" if data.get("n_train") else "its training data"
-    source = f" of `{data['source']}`" if data.get("source") else ""
-    return f"Serving **{name}**: trained on {trained}{source} ({when})."
+    data = card.data
+    trained = f"{data.n_train:,} movies" if data and data.n_train else "its training data"
+    source = f" of `{data.source}`" if data and data.source else ""
+    return f"Serving **{card.name}**: trained on {trained}{source} ({when})."
 
 
-def _quality(meta: dict) -> str:
-    test = meta.get("metrics", {}).get("test") or {}
+def _quality(test: Mapping[str, Any]) -> str:
     if not test.get("n_items"):
         return "It has no held-out figures yet."
     sentence = f"On {test['n_items']:,} movies it never saw in training"

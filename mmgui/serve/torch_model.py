@@ -13,12 +13,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from mmgui.data.image import ImageSource, load_image, preprocess
-from mmgui.data.text import SubwordTokenizer, encoder_text
+from mmgui.config import Settings
+from mmgui.data.image import ImageSource
+from mmgui.data.item import prepare_item
+from mmgui.data.text import SubwordTokenizer
 from mmgui.errors import MmguiError
 from mmgui.nets.backbones import load_backbones, minilm_dir
 from mmgui.nets.genre_model import CalibratedHead, GenreHead, GenreModel, HeadConfig
-from mmgui.training.registry import read_model_json
+from mmgui.versions import ModelKind, read_card
 
 
 @dataclass
@@ -26,40 +28,41 @@ class TorchGenreModel:
     model: GenreModel
     poster_size: tuple[int, int]
     tokenizer: SubwordTokenizer
+    settings: Settings  # the limits inputs are prepared under: the served predictor's
 
     def inputs(
         self, poster: ImageSource | None, overview: str | None, title: str | None = None
     ) -> tuple[torch.Tensor, ...]:
         """The model's five input tensors for one item, prepared exactly as serving does."""
+        item = prepare_item(poster, overview, title, self.poster_size, self.settings)
         width, height = self.poster_size
-        if poster is None:
+        if item.poster is None:
             image = torch.zeros(1, 3, height, width)
         else:
-            image = torch.from_numpy(preprocess(load_image(poster), self.poster_size))[None]
-        has_text = bool((overview or "").strip() or (title or "").strip())
-        text = encoder_text(overview, title).text if has_text else ""
-        ids, mask = self.tokenizer([text])
+            image = torch.from_numpy(item.poster)[None]
+        ids, mask = self.tokenizer([item.text or ""])
         return (
             image,
             torch.from_numpy(ids),
             torch.from_numpy(mask),
-            torch.tensor([float(poster is not None)]),
-            torch.tensor([float(has_text)]),
+            torch.tensor([float(item.poster is not None)]),
+            torch.tensor([float(item.text is not None)]),
         )
 
 
-def load_torch_genre_model(version: Path) -> TorchGenreModel:
-    meta = read_model_json(version)
-    if meta.get("kind") != "head":
+def load_torch_genre_model(version: Path, settings: Settings) -> TorchGenreModel:
+    """The torch copy of a head version, preparing its inputs under `settings`' limits."""
+    card = read_card(version)
+    if card.kind is not ModelKind.HEAD or card.backbones is None or card.head is None:
         raise MmguiError(f"{version}: only 'head' versions have a torch copy for explanations")
-    poster_meta, overview_meta = meta["backbones"]["poster"], meta["backbones"]["overview"]
-    head = GenreHead(HeadConfig.from_dict(meta["head"]))
+    backbones = card.backbones
+    head = GenreHead(HeadConfig.from_dict(card.head))
     head.load_state_dict(load_file(Path(version) / "head.safetensors"))
-    poster, overview = load_backbones(meta["backbones"])
-    if meta["backbones"].get("in_version"):  # fully finetuned: the version's own weights
-        folder = Path(version) / meta["backbones"]["in_version"]
+    poster, overview = load_backbones(backbones)
+    if backbones.in_version:  # fully finetuned: the version's own weights
+        folder = Path(version) / backbones.in_version
         poster.load_state_dict(load_file(folder / "poster.safetensors"))
         overview.load_state_dict(load_file(folder / "overview.safetensors"))
-    model = GenreModel(poster, overview, CalibratedHead(head, meta["temperature"])).eval()
-    tokenizer = SubwordTokenizer(minilm_dir() / "tokenizer.json", overview_meta["max_tokens"])
-    return TorchGenreModel(model, tuple(poster_meta["input_size"]), tokenizer)
+    model = GenreModel(poster, overview, CalibratedHead(head, card.temperature)).eval()
+    tokenizer = SubwordTokenizer(minilm_dir() / "tokenizer.json", backbones.max_tokens)
+    return TorchGenreModel(model, backbones.poster_size, tokenizer, settings)

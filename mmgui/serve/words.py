@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmgui.data.image import ImageSource, load_image, preprocess
+from mmgui.data.image import ImageSource
+from mmgui.data.item import prepare_poster
 from mmgui.data.text import encoder_text
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRE_INDEX
@@ -70,7 +71,7 @@ def _head_engine(predictor: GenrePredictor, genre: str) -> HeadEngine:
     engine = predictor.engine
     if not isinstance(engine, HeadEngine):
         raise MmguiError(
-            f"model {predictor.name} has no word explanations (kind {predictor.meta['kind']})"
+            f"model {predictor.name} has no word explanations (kind {predictor.card.kind.value})"
         )
     if genre not in GENRE_INDEX:
         raise MmguiError(f"unknown genre {genre!r}")
@@ -82,7 +83,6 @@ def _poster_features(
 ) -> np.ndarray:
     if poster is None:
         return np.zeros((count, engine.poster_dim), dtype=np.float32)
-    settings = predictor.settings
-    image = load_image(poster, settings.max_image_pixels, settings.max_image_bytes)
-    features = engine.poster_features([preprocess(image, engine.poster_size)])
+    image = prepare_poster(poster, engine.poster_size, predictor.settings)
+    features = engine.poster_features([image])
     return np.repeat(features, count, axis=0)

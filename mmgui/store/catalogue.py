@@ -22,6 +22,7 @@ from mmgui.data.export import ExportRecord
 from mmgui.data.kaggle import MovieRecord
 from mmgui.genres import GENRES, genre_mask, genres_of_mask
 from mmgui.store.db import transaction
+from mmgui.store.enums import ANY_STATUS, ItemStatus
 from mmgui.store.review import ReviewStore, queue_scores
 from mmgui.store.schema import Decision, Item, Prediction, utcnow
 
@@ -175,7 +176,7 @@ def _labels_of(session: Session, item_ids: Sequence[int]) -> dict[int, int | Non
 
 
 def export_records(
-    store: ReviewStore, status: str = "all", genre: str | None = None
+    store: ReviewStore, status: str = ANY_STATUS, genre: str | None = None
 ) -> Iterator[ExportRecord]:
     """Every item of the filter with its current labels, streamed in id order."""
     last = (
@@ -263,7 +264,7 @@ def corrected_items(store: ReviewStore) -> list[MovieRecord]:
     training records (`imdb_id` is the external id; posters from the media folder)."""
     query = (
         select(Item.external_id, Item.title, Item.overview, Item.poster_file, Item.labels_mask)
-        .where(Item.status == "reviewed", Item.labels_mask.is_not(None))
+        .where(Item.status == ItemStatus.REVIEWED, Item.labels_mask.is_not(None))
         .order_by(Item.id)
     )
     with store.sessions() as session:

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mmgui.errors import MmguiError
 from mmgui.store.db import transaction
+from mmgui.store.enums import CORRECTIONS, PENDING_JOBS, AuditAction, JobMode, JobStatus
 from mmgui.store.schema import AuditEntry, Decision, TrainingJob, utcnow
 
-MODES = ("heads", "full")
+NOT_STARTED = "cancelled before it started"  # the error of a job cancelled while queued
 
 
 class JobCancelled(Exception):
@@ -57,10 +58,10 @@ class JobQueue:
         self.sessions = sessions
 
     def enqueue(
-        self, username: str, mode: str = "heads", trigger: str = "button", **params: object
+        self, username: str, mode: str = JobMode.HEADS, trigger: str = "button", **params: object
     ) -> int:
-        if mode not in MODES:
-            raise MmguiError(f"training mode must be one of {', '.join(MODES)}")
+        if mode not in tuple(JobMode):
+            raise MmguiError(f"training mode must be one of {', '.join(JobMode)}")
         with transaction(self.sessions) as session:
             job = TrainingJob(
                 requested_by=username, mode=mode, trigger=trigger, params=params, progress=[]
@@ -75,7 +76,7 @@ class JobQueue:
         until `start`: the worker may first have to wait for the device."""
         for _ in range(20):  # lost races move on to the next queued job
             with transaction(self.sessions) as session:
-                query = select(TrainingJob.id).where(TrainingJob.status == "queued")
+                query = select(TrainingJob.id).where(TrainingJob.status == JobStatus.QUEUED)
                 query = query.order_by(TrainingJob.id).limit(1)
                 if session.bind.dialect.name == "postgresql":
                     query = query.with_for_update(skip_locked=True)
@@ -84,9 +85,9 @@ class JobQueue:
                     return None
                 claimed = session.execute(
                     update(TrainingJob)
-                    .where(TrainingJob.id == job_id, TrainingJob.status == "queued")
+                    .where(TrainingJob.id == job_id, TrainingJob.status == JobStatus.QUEUED)
                     .values(
-                        status="running",
+                        status=JobStatus.RUNNING,
                         worker=worker,
                         device=device,
                         heartbeat_at=utcnow(),
@@ -150,16 +151,12 @@ class JobQueue:
                     f"job {job_id} was queued by {job.requested_by}: only they or an admin "
                     "may cancel it"
                 )
-            if job.status == "queued":
-                job.status, job.finished_at, job.error = (
-                    "cancelled",
-                    utcnow(),
-                    "cancelled before it started",
-                )
-            elif job.status == "running":
+            if job.status == JobStatus.QUEUED:
+                job.status, job.finished_at, job.error = JobStatus.CANCELLED, utcnow(), NOT_STARTED
+            elif job.status == JobStatus.RUNNING:
                 job.cancel_requested = True
             detail = {"job_id": job_id, "requested_by": job.requested_by, "status": job.status}
-            session.add(AuditEntry(username=username, action="cancel_job", detail=detail))
+            session.add(AuditEntry(username=username, action=AuditAction.CANCEL_JOB, detail=detail))
             return job.status
 
     def recover(self, stale_after: timedelta, worker: str | None = None) -> list[int]:
@@ -168,7 +165,8 @@ class JobQueue:
         host = (worker or this_worker()).split(":")[0]
         failed = []
         with transaction(self.sessions) as session:
-            for job in session.scalars(select(TrainingJob).where(TrainingJob.status == "running")):
+            running = select(TrainingJob).where(TrainingJob.status == JobStatus.RUNNING)
+            for job in session.scalars(running):
                 job_host, _, pid = (job.worker or "").rpartition(":")
                 dead = job_host == host and pid.isdigit() and not _alive(int(pid))
                 beat = job.heartbeat_at or job.started_at
@@ -179,7 +177,7 @@ class JobQueue:
                     reason = (
                         "its process is gone" if dead else f"no heartbeat since {beat:%H:%M:%S} UTC"
                     )
-                    job.status, job.finished_at = "failed", utcnow()
+                    job.status, job.finished_at = JobStatus.FAILED, utcnow()
                     job.error = (
                         f"worker {job.worker} stopped mid-job ({reason}); nothing was registered"
                     )
@@ -202,15 +200,13 @@ class JobQueue:
         """Jobs queued or running."""
         with self.sessions() as session:
             query = select(func.count(TrainingJob.id))
-            return session.scalar(query.where(TrainingJob.status.in_(("queued", "running"))))
+            return session.scalar(query.where(TrainingJob.status.in_(PENDING_JOBS)))
 
     def corrections_since_last_job(self) -> int:
         """Editor decisions (accept / correct) made after the newest job was queued."""
         with self.sessions() as session:
             last = session.scalar(select(func.max(TrainingJob.created_at)))
-            query = select(func.count(Decision.id)).where(
-                Decision.action.in_(("accept", "correct"))
-            )
+            query = select(func.count(Decision.id)).where(Decision.action.in_(CORRECTIONS))
             if last is not None:
                 query = query.where(Decision.created_at > last)
             return session.scalar(query)

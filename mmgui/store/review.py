@@ -18,11 +18,18 @@ from sqlalchemy.orm import Session
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRE_INDEX, GENRES, genre_mask, genres_of_mask
 from mmgui.store.db import open_database, transaction
+from mmgui.store.enums import (
+    ANY_STATUS,
+    STATUS_AFTER,
+    AuditAction,
+    DecisionAction,
+    EditorAction,
+    ItemStatus,
+    QueueView,
+)
 from mmgui.store.media import MediaStore
-from mmgui.store.schema import STATUSES, AuditEntry, Decision, Item, Prediction, utcnow
+from mmgui.store.schema import AuditEntry, Decision, Item, Prediction, utcnow
 from mmgui.store.views import DecisionView, ItemView, QueueEntry, RecentDecision
-
-VIEWS = ("uncertain", "mislabelled", "newest")
 
 
 class EditConflict(MmguiError):
@@ -75,9 +82,9 @@ class ReviewStore:
             text = search.strip()
             pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
             query = query.where(Item.title.ilike(pattern, escape="\\") | (Item.external_id == text))
-        if status != "all":
-            if status not in STATUSES:
-                raise MmguiError(f"status must be all or one of {', '.join(STATUSES)}")
+        if status != ANY_STATUS:
+            if status not in tuple(ItemStatus):
+                raise MmguiError(f"status must be all or one of {', '.join(ItemStatus)}")
             query = query.where(Item.status == status)
         if genre:
             bit = 1 << GENRE_INDEX[check_genres([genre])[0]]
@@ -88,8 +95,8 @@ class ReviewStore:
 
     def queue(
         self,
-        view: str = "uncertain",
-        status: str = "pending",
+        view: str = QueueView.UNCERTAIN,
+        status: str = ItemStatus.PENDING,
         genre: str | None = None,
         limit: int = 50,
         offset: int = 0,
@@ -98,12 +105,12 @@ class ReviewStore:
         """One page of the queue. `genre` keeps items labelled or predicted with it; `search`
         those whose title contains it or whose id it is."""
         order = {
-            "uncertain": (Item.uncertainty.asc().nulls_last(), Item.id),
-            "mislabelled": (Item.disagreement.desc().nulls_last(), Item.id),
-            "newest": (Item.created_at.desc(), Item.id.desc()),
+            QueueView.UNCERTAIN: (Item.uncertainty.asc().nulls_last(), Item.id),
+            QueueView.MISLABELLED: (Item.disagreement.desc().nulls_last(), Item.id),
+            QueueView.NEWEST: (Item.created_at.desc(), Item.id.desc()),
         }
         if view not in order:
-            raise MmguiError(f"queue view must be one of {', '.join(VIEWS)}")
+            raise MmguiError(f"queue view must be one of {', '.join(QueueView)}")
         columns = (
             Item.id, Item.external_id, Item.title, Item.status, Item.labels_mask,
             Item.predicted_mask, Item.uncertainty, Item.disagreement,
@@ -119,7 +126,7 @@ class ReviewStore:
         ]
 
     def count(
-        self, status: str = "pending", genre: str | None = None, search: str | None = None
+        self, status: str = ItemStatus.PENDING, genre: str | None = None, search: str | None = None
     ) -> int:
         with self.sessions() as session:
             query = self.filtered(select(func.count(Item.id)), status, genre, search)
@@ -175,7 +182,7 @@ class ReviewStore:
         username: str,
         labels: Sequence[str] | None,
         expected_version: int,
-        action: str = "save",
+        action: str = EditorAction.SAVE,
         seconds_spent: float | None = None,
         comment: str | None = None,
         decided_at: datetime | None = None,
@@ -188,19 +195,21 @@ class ReviewStore:
         it was decided elsewhere (an imported Label Studio annotation); default now.
         """
         comment = (comment or "").strip() or None
-        if action not in ("save", "skip", "discard"):
+        if action not in tuple(EditorAction):
             raise MmguiError(f"unknown action {action!r}")
         with transaction(self.sessions) as session:
             item = self._locked(session, item_id, expected_version)
             before = None if item.labels_mask is None else genres_of_mask(item.labels_mask)
             status_before = item.status
-            if action == "save":
+            if action == EditorAction.SAVE:
                 after = check_genres(labels or [])
                 shown = before if before is not None else genres_of_mask(item.predicted_mask)
-                recorded, status = ("accept" if after == shown else "correct"), "reviewed"
+                same = after == shown
+                recorded = DecisionAction.ACCEPT if same else DecisionAction.CORRECT
             else:
                 after = before or []
-                recorded, status = action, {"skip": "skipped", "discard": "discarded"}[action]
+                recorded = DecisionAction(action)
+            status = STATUS_AFTER[recorded]
             self._apply(session, item, after, status, expected_version)
             session.add(
                 Decision(
@@ -219,7 +228,7 @@ class ReviewStore:
             undone = select(Decision.undoes_id).where(Decision.undoes_id.is_not(None))
             last = session.scalar(
                 select(Decision)
-                .where(Decision.username == username, Decision.action != "undo")
+                .where(Decision.username == username, Decision.action != DecisionAction.UNDO)
                 .where(Decision.id.not_in(undone))
                 .order_by(Decision.id.desc())
                 .limit(1)
@@ -238,7 +247,7 @@ class ReviewStore:
             self._apply(session, item, last.labels_before, last.status_before, item.version)
             session.add(
                 Decision(
-                    item_id=item.id, username=username, action="undo",
+                    item_id=item.id, username=username, action=DecisionAction.UNDO,
                     labels_before=None if current is None else genres_of_mask(current),
                     labels_after=last.labels_before or [], status_before=last.status_after,
                     status_after=last.status_before, model_version=last.model_version,
@@ -253,7 +262,7 @@ class ReviewStore:
         username: str,
         genre: str,
         add: bool,
-        status: str = "pending",
+        status: str = ItemStatus.PENDING,
         filter_genre: str | None = None,
     ) -> int:
         """Add (or remove) one genre on every item of the filter; other labels are kept.
@@ -275,7 +284,7 @@ class ReviewStore:
                 session.add(
                     Decision(
                         item_id=item.id, username=username,
-                        action="bulk_add" if add else "bulk_remove",
+                        action=DecisionAction.BULK_ADD if add else DecisionAction.BULK_REMOVE,
                         labels_before=before, labels_after=genres_of_mask(new_mask),
                         status_before=item.status, status_after=item.status,
                         model_version=None, prediction_id=item.prediction_id,
@@ -285,13 +294,19 @@ class ReviewStore:
             detail = {"genre": genre, "add": add, "status": status, "filter_genre": filter_genre}
             session.add(
                 AuditEntry(
-                    username=username, action="bulk_edit", detail={**detail, "changed": changed}
+                    username=username,
+                    action=AuditAction.BULK_EDIT,
+                    detail={**detail, "changed": changed},
                 )
             )
         return changed
 
     def bulk_preview(
-        self, genre: str, add: bool, status: str = "pending", filter_genre: str | None = None
+        self,
+        genre: str,
+        add: bool,
+        status: str = ItemStatus.PENDING,
+        filter_genre: str | None = None,
     ) -> int:
         """How many items `bulk_edit` with these arguments would change."""
         bit = 1 << GENRE_INDEX[check_genres([genre])[0]]
@@ -365,8 +380,10 @@ class ReviewStore:
 
 
 PAST_TENSE = {
-    "accept": "accepted", "correct": "corrected", "skip": "skipped", "discard": "discarded",
-    "undo": "undid a decision on", "bulk_add": "bulk-labelled", "bulk_remove": "bulk-unlabelled",
+    DecisionAction.ACCEPT: "accepted", DecisionAction.CORRECT: "corrected",
+    DecisionAction.SKIP: "skipped", DecisionAction.DISCARD: "discarded",
+    DecisionAction.UNDO: "undid a decision on", DecisionAction.BULK_ADD: "bulk-labelled",
+    DecisionAction.BULK_REMOVE: "bulk-unlabelled",
 }  # fmt: skip
 
 

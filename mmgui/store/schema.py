@@ -26,9 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-STATUSES = ("pending", "reviewed", "skipped", "discarded")
-ACTIONS = ("accept", "correct", "skip", "discard", "undo", "bulk_add", "bulk_remove")
-JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+from mmgui.store.enums import ItemStatus, JobMode, JobStatus
 
 
 def utcnow() -> datetime:
@@ -52,7 +50,7 @@ class Item(Base):
     source: Mapped[str] = mapped_column(String(500), default="")
     original_mask: Mapped[int | None] = mapped_column(BigInteger)  # the source's genres
     labels_mask: Mapped[int | None] = mapped_column(BigInteger)  # current: latest decision
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.PENDING)
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -87,7 +85,7 @@ class Decision(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     username: Mapped[str] = mapped_column(String(200), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    action: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(20))  # a DecisionAction
     labels_before: Mapped[list[str] | None] = mapped_column(JSON)  # None: no labels yet
     labels_after: Mapped[list[str]] = mapped_column(JSON)
     status_before: Mapped[str] = mapped_column(String(20))
@@ -130,9 +128,9 @@ class Promotion(Base):
 class TrainingJob(Base):
     __tablename__ = "training_jobs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED, index=True)
     requested_by: Mapped[str] = mapped_column(String(200))
-    mode: Mapped[str] = mapped_column(String(20), default="heads")  # heads | full
+    mode: Mapped[str] = mapped_column(String(20), default=JobMode.HEADS)
     trigger: Mapped[str] = mapped_column(String(50), default="button")
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -156,5 +154,5 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     username: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(50))  # an AuditAction
     detail: Mapped[dict] = mapped_column(JSON, default=dict)

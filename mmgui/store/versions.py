@@ -1,6 +1,6 @@
 """Which model versions exist and which one is active, kept in the database.
 
-The files of a version live in the models folder (`training.registry`); this table says
+The files of a version live in the models folder (`mmgui.versions`); this table says
 which one the studio serves. Promoting is explicit and audited, and pushes onto the promotion
 history; rolling back undoes the newest promotion and serves the one before it, so a second
 rollback goes one step further back (never forth again). Exactly one row is active at a
@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mmgui.errors import MmguiError
 from mmgui.store.db import transaction
+from mmgui.store.enums import AuditAction
 from mmgui.store.schema import AuditEntry, ModelVersion, Promotion, utcnow
-from mmgui.training.registry import read_model_json
+from mmgui.versions import read_card
 
 INITIAL = "(initial)"  # who "promoted" the shipped default on a fresh database
 
@@ -70,7 +71,7 @@ class VersionTable:
         if current is not None:
             return current
         name = default_version.name
-        test = read_model_json(default_version).get("metrics", {}).get("test", {})
+        test = read_card(default_version).test_metrics
         metrics = {k: test[k] for k in ("n_items", "macro_roc_auc", "micro_f1") if k in test}
         with transaction(self.sessions) as session:
             existing = session.scalar(select(ModelVersion).where(ModelVersion.name == name))
@@ -118,7 +119,7 @@ class VersionTable:
             previous = _activate(session, row, username)
             session.add(Promotion(version=name, username=username))
             detail = {"version": name, "previous": previous, "flagged": row.flagged}
-            session.add(AuditEntry(username=username, action="promote", detail=detail))
+            session.add(AuditEntry(username=username, action=AuditAction.PROMOTE, detail=detail))
         return self.get(name)
 
     def rollback(self, username: str, expected: str) -> VersionView:
@@ -137,7 +138,7 @@ class VersionTable:
             row = session.scalar(select(ModelVersion).where(ModelVersion.name == expected))
             previous = _activate(session, row, username)
             detail = {"version": expected, "previous": previous, "flagged": row.flagged}
-            session.add(AuditEntry(username=username, action="rollback", detail=detail))
+            session.add(AuditEntry(username=username, action=AuditAction.ROLLBACK, detail=detail))
         return self.get(expected)
 
 

@@ -28,7 +28,7 @@ from mmgui.data.affect_features import FEATURE_INDEX, FRAME_FEATURES, clip_featu
 from mmgui.data.video import load_clip
 from mmgui.errors import MmguiError
 from mmgui.nets.affect import AffectConfig, AffectModel
-from mmgui.training.registry import write_version
+from mmgui.versions import write_version
 
 ANNOTATION_COLUMNS = ("clip", "t_start", "t_end", "valence", "arousal")
 

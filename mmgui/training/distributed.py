@@ -38,7 +38,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 
-from mmgui.config import PROJECT_ROOT
+from mmgui.config import child_pythonpath
 from mmgui.nets.genre_model import MODALITIES, GenreHead, HeadConfig
 from mmgui.training.heads import (
     FeatureSet,
@@ -171,8 +171,7 @@ def _launch(folder: Path, nprocs: int) -> subprocess.Popen:
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc_per_node={nprocs}", "-m", "mmgui.training.distributed", str(folder),
     ]  # fmt: skip
-    path = [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    env = {**os.environ, "PYTHONPATH": child_pythonpath()}
     with open(folder / STDOUT, "wb") as out, open(folder / STDERR, "wb") as err:
         # A session of its own: a Ctrl-C meant for the caller reaches torchrun only via _stop.
         return subprocess.Popen(command, stdout=out, stderr=err, env=env, start_new_session=True)

@@ -10,6 +10,7 @@ evaluation macro ROC-AUC keeps the best epoch's weights of all three.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from mmgui.metrics import evaluate_probs, sigmoid
 from mmgui.nets.genre_model import GenreHead, HeadConfig
 from mmgui.training.data import Encoders
 from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, head_loss
+from mmgui.versions import Backbone, Backbones
 
 OnEpoch = Callable[[dict], None]
 BACKBONES_DIR = "backbones"  # a fully finetuned version carries its own backbones here
@@ -149,11 +151,11 @@ def train_end_to_end(
 
 
 def write_backbones(
-    encoders: Encoders, folder: Path, described: dict, samples: Sequence[MovieRecord]
-) -> dict:
+    encoders: Encoders, folder: Path, described: Backbones, samples: Sequence[MovieRecord]
+) -> Backbones:
     """Save the finetuned backbones into the version (`backbones/`: their ONNX graphs, checked
     against torch, the tokenizer, and the weights for the torch copy); returns the version's
-    new "backbones" entry. `samples`: real records for the parity check."""
+    new backbones. `samples`: real records for the parity check."""
     from mmgui.nets.backbones import minilm_dir
     from mmgui.nets.export import export_overview_backbone, export_poster_backbone
 
@@ -170,12 +172,15 @@ def write_backbones(
             ),
         }
     shutil.copyfile(minilm_dir() / "tokenizer.json", target / "tokenizer.json")
-    entry = copy.deepcopy(described)
+    tuned = {}
     for name, module in (("poster", encoders.poster), ("overview", encoders.overview)):
         weights = target / f"{name}.safetensors"
         save_file(module.state_dict(), weights)
-        entry[name]["weights_sha256"] = file_sha256(weights)
-        entry[name]["finetuned_from"] = described[name]["weights_sha256"]
-        entry[name]["onnx_max_abs_diff"] = parity[name]
-    entry["in_version"] = BACKBONES_DIR
-    return entry
+        packaged: Backbone = getattr(described, name)
+        tuned[name] = dataclasses.replace(
+            packaged,
+            weights_sha256=file_sha256(weights),
+            finetuned_from=packaged.weights_sha256,
+            onnx_max_abs_diff=parity[name],
+        )
+    return Backbones(tuned["poster"], tuned["overview"], in_version=BACKBONES_DIR)

@@ -41,7 +41,7 @@ from mmgui.training.configs import load_config
 from mmgui.training.data import Encoders, feature_set, fingerprint
 from mmgui.training.export import HEAD_INPUTS, export_head
 from mmgui.training.heads import FeatureSet, HeadTraining, head_logits, train_head
-from mmgui.training.registry import write_version
+from mmgui.versions import write_version
 
 Log = Callable[[str], None]
 SPLITS = ("train", "val", "test")

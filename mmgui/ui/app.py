@@ -7,7 +7,6 @@ from pathlib import Path
 import gradio as gr
 
 from mmgui.config import Settings
-from mmgui.serve.models import ModelManager
 from mmgui.serve.review import ReviewService
 from mmgui.serve.studio import Studio
 from mmgui.ui import clip_tab, models_tab, predict_tab, review_tab, training_tab
@@ -17,7 +16,7 @@ from mmgui.ui.login import login_options
 def build_app(studio: Studio, review: ReviewService | None = None) -> gr.Blocks:
     """The studio's tabs; `review` defaults to the queue of `studio.settings.db_url`."""
     review = review or ReviewService.open(studio)
-    manager = review.manager or ModelManager(studio, review.store)
+    manager = review.manager
     with gr.Blocks(title="mmgui — film genre studio") as app:
         gr.Markdown("# mmgui — film genre studio")
         with gr.Tabs() as tabs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from mmgui.store.enums import JobStatus
 from mmgui.store.jobs import JobView
 
 JOB_COLUMNS = ["job", "status", "mode", "trigger", "by", "created (UTC)", "started", "finished",
@@ -55,7 +56,7 @@ def _time_left(job: JobView, now: datetime) -> str:
     job's setup): an upper bound, as early stopping may end the job sooner. Empty unless the
     job is running and has reported an epoch with its timing."""
     timed = [r for r in job.progress if "at" in r and "max_epochs" in r]
-    if job.status != "running" or job.started_at is None or not timed:
+    if job.status != JobStatus.RUNNING or job.started_at is None or not timed:
         return ""
     ends = [datetime.fromisoformat(r["at"]) for r in timed]
     if len(ends) >= 2:

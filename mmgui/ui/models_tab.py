@@ -5,10 +5,14 @@ loads and whenever the tab is opened. Layout and wiring only; versions live in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from mmgui.errors import MmguiError
-from mmgui.serve.models import ModelManager, NeedsConfirmation
+from mmgui.serve.actions import NeedsConfirmation
+from mmgui.serve.models import ModelManager
+from mmgui.ui.errors import user_errors
 from mmgui.ui.users import current_user
 
 VERSION_COLUMNS = ["version", "active", "flagged", "created (UTC)", "parent", "job",
@@ -17,8 +21,41 @@ VERSION_COLUMNS = ["version", "active", "flagged", "created (UTC)", "parent", "j
 DELTA_COLUMNS = ["genre", "eval positives", "ROC-AUC", "Δ ROC-AUC", "F1", "Δ F1"]
 
 
+@dataclass(frozen=True)
+class Panel:
+    """The versions, the one chosen with its per-genre changes, and the promote and rollback
+    controls."""
+
+    refresh_button: gr.Button
+    rollback: gr.Button
+    confirm_rollback: gr.Button
+    active: gr.Markdown
+    versions: gr.Dataframe
+    chosen: gr.Dropdown
+    confirm: gr.Checkbox
+    promote: gr.Button
+    message: gr.Markdown
+    deltas: gr.Dataframe
+    rollback_to: gr.State
+
+    @property
+    def outputs(self) -> list:
+        """What `Handlers.refresh` returns, in its order."""
+        return [self.active, self.versions, self.chosen, self.deltas]
+
+    @property
+    def asked(self) -> list:
+        """What `Handlers.ask_rollback` returns, in its order."""
+        return [self.message, self.confirm_rollback, self.rollback_to]
+
+
 def build(manager: ModelManager, shown: list) -> None:
     """`shown`: the events on which the tab is filled (e.g. the page's load, the tab's select)."""
+    panel = _layout()
+    _wire(Handlers(manager), panel, shown)
+
+
+def _layout() -> Panel:
     rollback_to = gr.State(None)
     with gr.Row():
         refresh_button = gr.Button("Refresh", size="sm")
@@ -40,8 +77,18 @@ def build(manager: ModelManager, shown: list) -> None:
         label="Per genre, against the version it was tuned from",
         interactive=False,
     )
+    return Panel(refresh_button, rollback, confirm_rollback, active, versions, chosen, confirm,
+                 promote, message, deltas, rollback_to)  # fmt: skip
 
-    def refresh(name: str | None):
+
+class Handlers:
+    """The tab's event handlers on `manager`; their names are the events' default API names."""
+
+    def __init__(self, manager: ModelManager) -> None:
+        self.manager = manager
+
+    def refresh(self, name: str | None):
+        manager = self.manager
         current = manager.sync()
         rows = manager.versions.all()
         names = [v.name for v in rows]
@@ -56,50 +103,53 @@ def build(manager: ModelManager, shown: list) -> None:
             _delta_rows(manager, name),
         )
 
-    def do_promote(name: str | None, confirmed: bool, request: gr.Request):
+    @user_errors
+    def do_promote(self, name: str | None, confirmed: bool, request: gr.Request):
         if not name:
-            return "Pick a version.", *refresh(None)
+            return "Pick a version.", *self.refresh(None)
         try:
-            manager.promote(name, current_user(request), confirmed=confirmed)
+            self.manager.promote(name, current_user(request), confirmed=confirmed)
         except NeedsConfirmation as err:
-            return f"⚠️ {err}", *refresh(name)
-        except MmguiError as err:
-            raise gr.Error(str(err)) from err
+            return f"⚠️ {err}", *self.refresh(name)
         return (
             f"{name} is now served (no restart needed); every new prediction records it.",
-            *refresh(name),
+            *self.refresh(name),
         )
 
-    def ask_rollback(request: gr.Request):
-        try:
-            question, target = manager.rollback_question(current_user(request))
-        except MmguiError as err:
-            raise gr.Error(str(err)) from err
+    @user_errors
+    def ask_rollback(self, request: gr.Request):
+        question, target = self.manager.rollback_question(current_user(request))
         return f"⚠️ {question}", gr.Button(visible=True), target
 
-    def do_rollback(target: str | None, request: gr.Request):
+    @user_errors
+    def do_rollback(self, target: str | None, request: gr.Request):
         try:
-            version = manager.rollback(current_user(request), confirmed_version=target)
+            version = self.manager.rollback(current_user(request), confirmed_version=target)
         except NeedsConfirmation:  # the history moved since the question was asked
-            return *ask_rollback(request), *refresh(None)
-        except MmguiError as err:
-            raise gr.Error(str(err)) from err
+            return *self.ask_rollback(request), *self.refresh(None)
         return (
             f"Rolled back: {version.name} is served again.",
             gr.Button(visible=False),
             None,
-            *refresh(version.name),
+            *self.refresh(version.name),
         )
 
-    outputs = [active, versions, chosen, deltas]
-    asked = [message, confirm_rollback, rollback_to]
-    refresh_button.click(refresh, [chosen], outputs, api_name="models_status")
-    gr.on(shown, refresh, [chosen], outputs, show_progress="hidden")
-    chosen.input(refresh, [chosen], outputs)
-    promote.click(do_promote, [chosen, confirm], [message, *outputs], api_name="promote")
-    rollback.click(ask_rollback, None, asked, api_name="rollback")
-    confirm_rollback.click(
-        do_rollback, [rollback_to], [*asked, *outputs], api_name="rollback_confirm"
+
+def _wire(handlers: Handlers, panel: Panel, shown: list) -> None:
+    refresh, outputs, asked = handlers.refresh, panel.outputs, panel.asked
+    one_queue = {"concurrency_id": "models_refresh"}
+    panel.refresh_button.click(
+        refresh, [panel.chosen], outputs, api_name="models_status", **one_queue
+    )
+    gr.on(shown, refresh, [panel.chosen], outputs, show_progress="hidden", **one_queue)
+    panel.chosen.input(refresh, [panel.chosen], outputs, **one_queue)
+    panel.promote.click(
+        handlers.do_promote, [panel.chosen, panel.confirm], [panel.message, *outputs],
+        api_name="promote",
+    )  # fmt: skip
+    panel.rollback.click(handlers.ask_rollback, None, asked, api_name="rollback")
+    panel.confirm_rollback.click(
+        handlers.do_rollback, [panel.rollback_to], [*asked, *outputs], api_name="rollback_confirm"
     )
 
 

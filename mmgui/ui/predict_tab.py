@@ -2,27 +2,79 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.serve import explain as explanations
 from mmgui.serve.cam_methods import CAM_METHODS
 from mmgui.serve.studio import Studio, demo_examples
 from mmgui.serve.summary import version_figures, version_summary
+from mmgui.ui.errors import user_errors
 from mmgui.ui.genre_table import genre_rows, genre_table
 
 WORDS_LEGEND = "red raises its probability, purple lowers it"
 
 
+@dataclass(frozen=True)
+class ModelPanel:
+    """The served version in words, and its exact figures."""
+
+    line: gr.Markdown
+    figures: gr.JSON
+
+
+@dataclass(frozen=True)
+class Form:
+    """The movie to predict, the explanation's options, and the prediction."""
+
+    poster: gr.File
+    preview: gr.Image
+    title: gr.Textbox
+    overview: gr.Textbox
+    method: gr.Dropdown
+    extra: gr.Dropdown
+    button: gr.Button
+    tags: gr.Markdown
+    probs: gr.Dataframe
+
+    @property
+    def inputs(self) -> list:
+        return [self.poster, self.title, self.overview]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What drove the prediction: Grad-CAM maps of the poster, weights of the words."""
+
+    cams: gr.Gallery
+    words_caption: gr.Markdown
+    words: gr.HighlightedText
+
+
 def build(studio: Studio) -> None:
+    model = _model_panel(studio)
+    form = _form()
+    explanation = _explanation()
+    handlers = Handlers(studio)
+    _wire(handlers, model, form, explanation)
+
+
+def _model_panel(studio: Studio) -> ModelPanel:
     # Callables, not strings: Gradio re-evaluates them on every page load, so the line follows
     # a promotion or rollback instead of the version served at start-up.
-    model_line = gr.Markdown(lambda: version_summary(studio.predictor.meta))
+    line = gr.Markdown(lambda: version_summary(studio.predictor.card))
     with gr.Accordion("Exact figures of the served version", open=False):
         figures = gr.JSON(
-            lambda: version_figures(studio.predictor.meta), label="model.json metrics"
+            lambda: version_figures(studio.predictor.card), label="model.json metrics"
         )
+    return ModelPanel(line, figures)
+
+
+def _form() -> Form:
     with gr.Row():
         with gr.Column():
             # A file input, not gr.Image: the upload reaches our safe loader untouched, so a
@@ -40,6 +92,10 @@ def build(studio: Studio) -> None:
         with gr.Column():
             tags = gr.Markdown()
             probs = genre_table("Genre probabilities (a genre is a tag at or above its threshold)")
+    return Form(poster, preview, title, overview, method, extra, button, tags, probs)
+
+
+def _explanation() -> Explanation:
     with gr.Row():
         cams = gr.Gallery(
             format="jpeg",  # webp costs ~20 ms a map to encode, jpeg under 1
@@ -53,41 +109,45 @@ def build(studio: Studio) -> None:
             words = gr.HighlightedText(
                 label="Word weights", show_label=False, combine_adjacent=False, show_legend=True
             )
+    return Explanation(cams, words_caption, words)
 
-    def show_preview(poster_path: str | None):
+
+class Handlers:
+    """The tab's event handlers on `studio`; their names are the events' default API names."""
+
+    def __init__(self, studio: Studio) -> None:
+        self.studio = studio
+
+    def show_preview(self, poster_path: str | None):
         if not poster_path:
             return None
         try:
-            settings = studio.settings
+            settings = self.studio.settings
             return load_image(poster_path, settings.max_image_pixels, settings.max_image_bytes)
         except MmguiError as err:
             gr.Warning(str(err))
             return None
 
-    def predict(poster_path: str | None, title_text: str, overview_text: str):
-        try:
-            prediction = studio.predict(poster_path, overview_text, title_text)
-        except MmguiError as err:
-            raise gr.Error(str(err)) from err
+    @user_errors
+    def predict(self, poster_path: str | None, title_text: str, overview_text: str):
+        prediction = self.studio.predict(poster_path, overview_text, title_text)
         for notice in prediction.notices:
             gr.Warning(notice)
         tag_text = ", ".join(prediction.tags) or "no genre passes its threshold"
         header = f"**Tags:** {tag_text}  \n_model {prediction.model_version}_"
-        meta = studio.predictor.meta
+        card = self.studio.predictor.card
         return (
             header,
-            genre_rows(prediction.genre_probs, prediction.tags, meta["thresholds"]),
-            version_summary(meta),
-            version_figures(meta),
+            genre_rows(prediction.genre_probs, prediction.tags, card.thresholds),
+            version_summary(card),
+            version_figures(card),
         )
 
-    def explain(poster_path, title_text, overview_text, method_name, extra_genres):
-        try:
-            explanation = studio.explain(
-                poster_path, overview_text, title_text, method_name, extra_genres
-            )
-        except MmguiError as err:
-            raise gr.Error(str(err)) from err
+    @user_errors
+    def explain(self, poster_path, title_text, overview_text, method_name, extra_genres):
+        explanation = explanations.explain(
+            self.studio, poster_path, overview_text, title_text, method_name, extra_genres
+        )
         for notice in explanation.notices:
             gr.Info(notice)
         gallery = [(view.overlay, view.caption) for view in explanation.cams]
@@ -96,21 +156,27 @@ def build(studio: Studio) -> None:
         caption += "".join(f"  \n_{notice}_" for notice in explanation.notices)
         return gallery, caption, weights
 
-    def predict_and_explain(poster_path, title_text, overview_text):
+    def predict_and_explain(self, poster_path, title_text, overview_text):
         return (
-            show_preview(poster_path),
-            *predict(poster_path, title_text, overview_text),
-            *explain(poster_path, title_text, overview_text, "gradcam", []),
+            self.show_preview(poster_path),
+            *self.predict(poster_path, title_text, overview_text),
+            *self.explain(poster_path, title_text, overview_text, "gradcam", []),
         )
 
-    inputs = [poster, title, overview]
-    poster.change(show_preview, [poster], [preview], api_name=False, show_progress="hidden")
+
+def _wire(handlers: Handlers, model: ModelPanel, form: Form, explanation: Explanation) -> None:
+    inputs = form.inputs
+    prediction = [form.tags, form.probs, model.line, model.figures]
+    explained = [explanation.cams, explanation.words_caption, explanation.words]
+    form.poster.change(
+        handlers.show_preview, [form.poster], [form.preview], api_name=False, show_progress="hidden"
+    )
     # Each event has its own queue, so /predict never waits behind an explanation; explanations
     # run one at a time (on a 2-core CPU two at once only take twice as long each).
-    button.click(predict, inputs, [tags, probs, model_line, figures], api_name="predict").then(
-        explain,
-        [*inputs, method, extra],
-        [cams, words_caption, words],
+    form.button.click(handlers.predict, inputs, prediction, api_name="predict").then(
+        handlers.explain,
+        [*inputs, form.method, form.extra],
+        explained,
         api_name="explain",
         concurrency_limit=1,
         concurrency_id="explain",
@@ -119,8 +185,8 @@ def build(studio: Studio) -> None:
     gr.Examples(
         examples,
         inputs,
-        outputs=[preview, tags, probs, model_line, figures, cams, words_caption, words],
-        fn=predict_and_explain,
+        outputs=[form.preview, *prediction, *explained],
+        fn=handlers.predict_and_explain,
         run_on_click=True,
         cache_examples=False,
         example_labels=[title_text for _, title_text, _ in examples],

@@ -4,35 +4,33 @@ export. Layout and wiring only; the queue logic is `serve.review.ReviewService`.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
-from PIL import Image
 
-from mmgui.config import Settings
-from mmgui.data.image import load_image
 from mmgui.errors import MmguiError
 from mmgui.genres import GENRES
+from mmgui.serve.actions import is_admin
 from mmgui.serve.cursor import QueueCursor
 from mmgui.serve.review import ReviewService
-from mmgui.store.views import ItemView
-from mmgui.ui import review_view
+from mmgui.store.enums import ANY_STATUS, EditorAction, ItemStatus, QueueView
+from mmgui.ui import review_import_export, review_view
+from mmgui.ui.review_view import ANY_GENRE, genre_filter
 from mmgui.ui.users import current_user
 
 KEYS_JS = Path(__file__).with_name("review_keys.js")
-ANY_GENRE = "(any genre)"
 VIEWS = [
-    ("Most uncertain first", "uncertain"),
-    ("Likely mislabelled first", "mislabelled"),
-    ("Newest first", "newest"),
+    ("Most uncertain first", QueueView.UNCERTAIN),
+    ("Likely mislabelled first", QueueView.MISLABELLED),
+    ("Newest first", QueueView.NEWEST),
 ]
-STATUSES = ["pending", "reviewed", "skipped", "discarded", "all"]
-POSTER_DISPLAY = (760, 760)
-BROWSER_FORMATS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
-EXPORTS_FOLDER = "mmgui-exports"  # under Gradio's cache: the Review tab's latest exports
+STATUSES = [*ItemStatus, ANY_STATUS]
+# Straight to the handler, not through the queue (a queued round trip costs ~100 ms more):
+# these are a few quick SQL statements, and the next item must follow the keypress at once.
+QUICK = {"queue": False, "show_progress": "hidden"}
+# The Grad-CAM maps of every event wait in one queue and are made one at a time.
+MAPS = {"api_name": False, "concurrency_id": "review_maps"}
 
 
 def keyboard_head() -> str:
@@ -40,15 +38,100 @@ def keyboard_head() -> str:
     return f"<script>{KEYS_JS.read_text()}</script>"
 
 
+@dataclass(frozen=True)
+class Filters:
+    """Which queue to walk: its order and filters, and the button that loads it."""
+
+    view: gr.Dropdown
+    status: gr.Dropdown
+    genre: gr.Dropdown
+    search: gr.Textbox
+    load: gr.Button
+
+
+@dataclass(frozen=True)
+class ItemPanel:
+    """The item to decide on and the editor's controls."""
+
+    position: gr.Markdown
+    poster: gr.Image
+    clip: gr.Video
+    details: gr.Markdown
+    labels: gr.CheckboxGroup
+    prev_button: gr.Button
+    save: gr.Button
+    skip: gr.Button
+    discard: gr.Button
+    undo: gr.Button
+    next_button: gr.Button
+    comment: gr.Textbox
+    message: gr.Markdown
+
+
+@dataclass(frozen=True)
+class TrailPanel:
+    """What follows the item in events of its own: its Grad-CAM maps, its history and the
+    editor's recent decisions."""
+
+    cams: gr.Gallery
+    history: gr.Dataframe
+    recent: gr.Dataframe
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The whole tab above the accordions, with the per-browser-tab state."""
+
+    cursor: gr.State
+    drafts: gr.State  # item id → toggles the editor left unsaved (kept per browser tab)
+    filters: Filters
+    item: ItemPanel
+    trail: TrailPanel
+
+    @property
+    def shown(self) -> list:
+        """What `Queue.show` returns, in its order."""
+        item = self.item
+        return [self.cursor, self.drafts, item.position, item.poster, item.clip, item.details,
+                item.labels, item.comment, self.trail.cams, item.message]  # fmt: skip
+
+    @property
+    def load_inputs(self) -> list:
+        """What `Queue.load_queue` takes, in its order."""
+        f = self.filters
+        return [f.view, f.status, f.genre, f.search, self.drafts]
+
+
 def build(review: ReviewService) -> None:
+    screen = _layout()
+    queue = Queue(review)
+    _wire_queue(queue, screen)
+    _bulk(review, screen.filters.status, screen.filters.genre)
+    imported = review_import_export.build(review, screen.filters.status, screen.filters.genre)
+    # After an import the queue shows what came in, without a click on Load queue.
+    reload = imported.success(queue.load_queue, screen.load_inputs, screen.shown, api_name=False)
+    reload.then(
+        queue.trail, [screen.cursor], [screen.trail.history, screen.trail.recent], api_name=False
+    ).then(queue.maps, [screen.cursor], [screen.trail.cams], **MAPS)
+
+
+def _layout() -> Screen:
     cursor = gr.State(None)
-    drafts = gr.State({})  # item id → toggles the editor left unsaved (kept per browser tab)
+    drafts = gr.State({})
+    return Screen(cursor, drafts, _filters(), _item_panel(), _trail_panel())
+
+
+def _filters() -> Filters:
     with gr.Row():
-        view = gr.Dropdown(VIEWS, value="uncertain", label="Order", scale=2)
-        status = gr.Dropdown(STATUSES, value="pending", label="Status", scale=1)
+        view = gr.Dropdown(VIEWS, value=QueueView.UNCERTAIN, label="Order", scale=2)
+        status = gr.Dropdown(STATUSES, value=ItemStatus.PENDING, label="Status", scale=1)
         genre = gr.Dropdown([ANY_GENRE, *GENRES], value=ANY_GENRE, label="Genre", scale=1)
         search = gr.Textbox(value="", label="Search title or id", scale=2, elem_id="review-search")
         load = gr.Button("Load queue", elem_id="review-load", scale=1)
+    return Filters(view, status, genre, search, load)
+
+
+def _item_panel() -> ItemPanel:
     position = gr.Markdown(elem_id="review-position")
     with gr.Row():
         with gr.Column(scale=1):
@@ -78,6 +161,11 @@ def build(review: ReviewService) -> None:
             message = gr.Markdown(elem_id="review-message")
             with gr.Accordion("Keyboard shortcuts (?)", open=False, elem_id="review-help"):
                 gr.Markdown(review_view.KEYS_HELP)
+    return ItemPanel(position, poster, clip, details, labels, prev_button, save, skip, discard,
+                     undo, next_button, comment, message)  # fmt: skip
+
+
+def _trail_panel() -> TrailPanel:
     cams = gr.Gallery(
         format="jpeg",  # webp costs ~20 ms a map to encode, jpeg under 1
         label="Grad-CAM of the top genres (whole poster; caption: genre, probability)",
@@ -90,11 +178,20 @@ def build(review: ReviewService) -> None:
         recent = gr.Dataframe(
             headers=review_view.RECENT_COLUMNS, label="Your recent decisions", interactive=False
         )
-    shown = [cursor, drafts, position, poster, clip, details, labels, comment, cams, message]
+    return TrailPanel(cams, history, recent)
 
-    def show(state: QueueCursor | None, kept: dict, note: str = "", typed: str = "") -> tuple:
+
+class Queue:
+    """The tab's event handlers on the queue of `review`: each returns what `Screen.shown`
+    lists (`trail` and `maps` excepted)."""
+
+    def __init__(self, review: ReviewService) -> None:
+        self.review = review
+
+    def show(self, state: QueueCursor | None, kept: dict, note: str = "", typed: str = "") -> tuple:
         """The item to decide on: what the editor needs at once. The history, their recent
         decisions (`trail`) and the Grad-CAM maps (`maps`) follow in events of their own."""
+        review = self.review
         if state is None:
             return (None, kept, "", None, gr.Video(visible=False), "", gr.CheckboxGroup(value=[]),
                     "", [], note)  # fmt: skip
@@ -114,46 +211,37 @@ def build(review: ReviewService) -> None:
                 note + "  \n" if note else ""
             ) + "✎ Your unsaved toggles for this item are back."
         return (
-            state, kept, where, _poster(item, review.studio.settings),
+            state, kept, where, review_view.poster_image(item, review.studio.settings),
             gr.Video(value=item.clip, visible=item.clip is not None), review_view.details(item),
             gr.CheckboxGroup(choices=review_view.choices(item), value=value), typed, [], note,
         )  # fmt: skip
 
-    def trail(state: QueueCursor | None, request: gr.Request):
+    def trail(self, state: QueueCursor | None, request: gr.Request):
         """The shown item's history and the editor's own recent decisions."""
         item_id = None if state is None else state.item_id
-        history_rows = [] if item_id is None else review_view.history_rows(review.item(item_id))
-        return history_rows, review_view.recent_rows(review.recent(current_user(request)))
+        history_rows = (
+            [] if item_id is None else review_view.history_rows(self.review.item(item_id))
+        )
+        return history_rows, review_view.recent_rows(self.review.recent(current_user(request)))
 
-    async def maps(state: QueueCursor | None):
+    async def maps(self, state: QueueCursor | None):
         """Awaited, not waited for in a thread: an editor flying through the queue cancels
         these by the dozen, and a cancelled thread would stay blocked on its future."""
         item_id = None if state is None else state.item_id
         if item_id is None:
             return []
-        views = await asyncio.wrap_future(review.cams_later(review.item(item_id)))
+        views = await asyncio.wrap_future(self.review.cams_later(self.review.item(item_id)))
         if state.item_id != item_id:  # the editor moved on meanwhile (the cursor is shared)
             return gr.skip()
         return [(c.overlay, c.caption) for c in views or []]
 
-    def keep_draft(state: QueueCursor | None, kept: dict, chosen: list[str]) -> dict:
-        """Remember unsaved toggles of the item the editor leaves (or forget them if none)."""
-        if state is None or state.item_id is None:
-            return kept
-        kept = dict(kept)
-        if sorted(chosen or []) != sorted(state.shown_labels):
-            kept[state.item_id] = list(chosen or [])
-        else:
-            kept.pop(state.item_id, None)
-        return kept
+    def load_queue(self, view_name, status_name, genre_name, query, kept):
+        state = self.review.open_queue(view_name, status_name, genre_filter(genre_name), query)
+        return self.show(state, kept)
 
-    def load_queue(view_name, status_name, genre_name, query, kept):
-        state = review.open_queue(
-            view_name, status_name, None if genre_name == ANY_GENRE else genre_name, query
-        )
-        return show(state, kept)
+    def act(self, action: str):
+        """The handler that saves the shown item with `action` (save, skip, discard)."""
 
-    def act(action: str):
         def run(
             chosen: list[str], state: QueueCursor | None, kept: dict, note: str,
             request: gr.Request,
@@ -163,92 +251,85 @@ def build(review: ReviewService) -> None:
             username = current_user(request)
             item_id = state.item_id
             try:
-                saved = review.save(state, username, chosen, action, note)
+                saved = self.review.save(state, username, chosen, action, note)
             except MmguiError as err:  # a conflict: the item as it now is, the comment kept
-                return show(state, kept, f"⚠️ {err}", note)
+                return self.show(state, kept, f"⚠️ {err}", note)
             kept = {k: v for k, v in kept.items() if k != item_id}
-            return show(state, kept, review_view.saved_note(saved))
+            return self.show(state, kept, review_view.saved_note(saved))
 
         return run
 
-    def step(delta: int):
+    def step(self, delta: int):
+        """The handler that moves `delta` items along, keeping unsaved toggles as a draft."""
+
         def run(chosen: list[str], state: QueueCursor | None, kept: dict):
             if state is None:
                 raise gr.Error("load the queue first")
-            kept = keep_draft(state, kept, chosen)
-            return show(review.move(state, delta), kept)
+            kept = _keep_draft(state, kept, chosen)
+            return self.show(self.review.move(state, delta), kept)
 
         return run
 
-    def undo_last(state: QueueCursor | None, kept: dict, request: gr.Request):
-        state = state or review.open_queue()
+    def undo_last(self, state: QueueCursor | None, kept: dict, request: gr.Request):
+        state = state or self.review.open_queue()
         username = current_user(request)
         try:
-            item = review.undo(state, username)
+            item = self.review.undo(state, username)
         except MmguiError as err:
-            return show(state, kept, f"⚠️ {err}")
+            return self.show(state, kept, f"⚠️ {err}")
         kept = {k: v for k, v in kept.items() if k != item.id}
         back = ", ".join(item.labels or []) or "no genres"
-        return show(state, kept, f"Undone: “{item.title}” is back to {back}.")
+        return self.show(state, kept, f"Undone: “{item.title}” is back to {back}.")
 
-    inputs = [labels, cursor, drafts]
-    # Straight to the handler, not through the queue (a queued round trip costs ~100 ms more):
-    # these are a few quick SQL statements, and the next item must follow the keypress at once.
-    quick = {"queue": False, "show_progress": "hidden"}
+
+def _keep_draft(state: QueueCursor | None, kept: dict, chosen: list[str]) -> dict:
+    """Remember unsaved toggles of the item the editor leaves (or forget them if none)."""
+    if state is None or state.item_id is None:
+        return kept
+    kept = dict(kept)
+    if sorted(chosen or []) != sorted(state.shown_labels):
+        kept[state.item_id] = list(chosen or [])
+    else:
+        kept.pop(state.item_id, None)
+    return kept
+
+
+def _wire_queue(queue: Queue, screen: Screen) -> None:
+    """The buttons and keys that walk the queue, each followed by the item's trail and maps."""
+    f, item, shown = screen.filters, screen.item, screen.shown
+    inputs = [item.labels, screen.cursor, screen.drafts]
+    decided = [*inputs, item.comment]
     events = [
-        load.click(
-            load_queue,
-            [view, status, genre, search, drafts],
-            shown,
-            api_name="review_load",
-            **quick,
+        f.load.click(queue.load_queue, screen.load_inputs, shown, api_name="review_load", **QUICK),
+        f.search.submit(queue.load_queue, screen.load_inputs, shown, api_name=False, **QUICK),
+        item.save.click(
+            queue.act(EditorAction.SAVE), decided, shown, api_name="review_save", **QUICK
         ),
-        search.submit(
-            load_queue, [view, status, genre, search, drafts], shown, api_name=False, **quick
+        item.skip.click(
+            queue.act(EditorAction.SKIP), decided, shown, api_name="review_skip", **QUICK
         ),
-        save.click(act("save"), [*inputs, comment], shown, api_name="review_save", **quick),
-        skip.click(act("skip"), [*inputs, comment], shown, api_name="review_skip", **quick),
-        discard.click(
-            act("discard"), [*inputs, comment], shown, api_name="review_discard", **quick
+        item.discard.click(
+            queue.act(EditorAction.DISCARD), decided, shown, api_name="review_discard", **QUICK
         ),
-        next_button.click(step(+1), inputs, shown, api_name="review_next", **quick),
-        prev_button.click(step(-1), inputs, shown, api_name="review_prev", **quick),
-        undo.click(undo_last, [cursor, drafts], shown, api_name="review_undo", **quick),
+        item.next_button.click(queue.step(+1), inputs, shown, api_name="review_next", **QUICK),
+        item.prev_button.click(queue.step(-1), inputs, shown, api_name="review_prev", **QUICK),
+        item.undo.click(
+            queue.undo_last, [screen.cursor, screen.drafts], shown, api_name="review_undo", **QUICK
+        ),
     ]
     # The trail next, then the maps; moving on cancels the maps still on their way for the item
     # left behind, so a late map never lands under the next poster.
+    trail = [screen.trail.history, screen.trail.recent]
     pending = []
     for i, event in enumerate(events):
         name = "review_trail" if i == 0 else False  # one API name: the same function after all
-        then = event.then(trail, [cursor], [history, recent], api_name=name, **quick)
-        pending.append(then.then(maps, [cursor], [cams], api_name=False))
-    for trigger in (load, save, skip, discard, next_button, prev_button, undo):
+        then = event.then(queue.trail, [screen.cursor], trail, api_name=name, **QUICK)
+        pending.append(then.then(queue.maps, [screen.cursor], [screen.trail.cams], **MAPS))
+    buttons = (f.load, item.save, item.skip, item.discard, item.next_button, item.prev_button,
+               item.undo)  # fmt: skip
+    for trigger in buttons:
         trigger.click(None, None, None, cancels=pending, api_name=False)
-    search.submit(None, None, None, cancels=pending, api_name=False)
-    _bulk(review, status, genre)
-    imported = _import_export(review, status, genre)
-    # After an import the queue shows what came in, without a click on Load queue.
-    reload = imported.success(
-        load_queue, [view, status, genre, search, drafts], shown, api_name=False
-    )
-    reload.then(trail, [cursor], [history, recent], api_name=False).then(
-        maps, [cursor], [cams], api_name=False
-    )
-
-
-def _poster(item: ItemView, settings: Settings) -> str | Image.Image | None:
-    """The item's picture for the screen: the media file itself when a browser shows it as it
-    is (no decode and re-encode on the way to the next item), else scaled down (a big upload
-    is not sent whole) or converted (TIFF, BMP)."""
-    if item.poster is None:
-        return None
-    if item.poster.suffix.lower() in BROWSER_FORMATS:
-        with Image.open(item.poster) as header:  # reads the header only
-            if max(header.size) <= max(POSTER_DISPLAY):
-                return str(item.poster)
-    image = load_image(item.poster, settings.max_image_pixels, settings.max_image_bytes)
-    image.thumbnail(POSTER_DISPLAY)
-    return image
+    f.search.submit(None, None, None, cancels=pending, api_name=False)
 
 
 def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> None:
@@ -261,17 +342,17 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
         bulk_message = gr.Markdown()
 
     def filter_of(status_name: str, genre_name: str) -> tuple[str, str | None]:
-        return status_name, None if genre_name == ANY_GENRE else genre_name
+        return status_name, genre_filter(genre_name)
 
     def check_admin(request: gr.Request) -> str:
         username = current_user(request)
-        if review.studio.role(username) != "admin":
+        if not is_admin(review.studio.settings, username):
             raise gr.Error("bulk edits are for admins")
         return username
 
     def preview_bulk(name: str, how: str, status_name: str, genre_name: str, request: gr.Request):
         check_admin(request)
-        count = review.store.bulk_preview(name, how == "add", *filter_of(status_name, genre_name))
+        count = review.bulk_preview(name, how == "add", *filter_of(status_name, genre_name))
         verb = "add" if how == "add" else "remove"
         text = (
             f"This will {verb} **{name}** on **{count}** items ({status_name}, {genre_name}); "
@@ -281,7 +362,7 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
 
     def apply_bulk(name: str, how: str, status_name: str, genre_name: str, request: gr.Request):
         username = check_admin(request)
-        changed = review.store.bulk_edit(
+        changed = review.bulk_edit(
             username, name, how == "add", *filter_of(status_name, genre_name)
         )
         return f"Done: {changed} items changed (each has a decision in its history).", gr.Button(
@@ -291,88 +372,3 @@ def _bulk(review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown) -> Non
     args = [bulk_genre, mode, status, genre]
     preview.click(preview_bulk, args, [bulk_message, confirm], api_name="review_bulk_preview")
     confirm.click(apply_bulk, args, [bulk_message, confirm], api_name="review_bulk_apply")
-
-
-def _import_export(
-    review: ReviewService, status: gr.Dropdown, genre: gr.Dropdown
-) -> gr.events.Dependency:
-    """The import and export panel; returns the import event (the queue reloads after it)."""
-    with gr.Accordion("Import and export", open=False):
-        with gr.Row():
-            upload = gr.File(
-                label="Catalogue CSV or JSON, or a zip of one with its posters (or of a "
-                "Kaggle folder)",
-                file_types=[".csv", ".json", ".zip"],
-                elem_id="review-import-upload",
-            )
-            server_path = gr.Textbox(
-                label="…or a path on the server (Kaggle folder, poster folder, CSV, JSON)"
-            )
-            run_import = gr.Button("Import (admin)", elem_id="review-import")
-        import_message = gr.Markdown(elem_id="review-import-message")
-        with gr.Row():
-            fmt = gr.Radio(["csv", "json", "labelstudio"], value="csv", label="Format")
-            scope = gr.Radio(["all", "reviewed", "current filter"], value="all", label="Items")
-            run_export = gr.Button("Export")
-            exported = gr.File(label="Export", interactive=False)
-
-    # A gr.Progress() default is how Gradio hands a handler its progress bar (hence noqa).
-    def do_import(file: str | None, path: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008
-        username = current_user(request)
-        if review.studio.role(username) != "admin":
-            raise gr.Error("imports are for admins")
-        if not (file or path.strip()):
-            raise gr.Error("upload a file or give a path")
-
-        def report(done: int, total: int) -> None:
-            progress((done, total), desc="predicting")
-
-        try:
-            if file:
-                summary = review.import_upload(Path(file), username, report)
-            else:
-                summary = review.import_server_path(path, username, report)
-        except MmguiError as err:
-            raise gr.Error(str(err)) from err
-        lines = [
-            f"**{summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged**; "
-            f"{summary.predicted} predicted with {summary.model_version}; "
-            f"{len(summary.bad)} bad rows."
-        ]
-        lines += [f"- {b.where}: {b.reason}" for b in summary.bad[:50]]
-        return "\n".join(lines)
-
-    def do_export(
-        format_name: str, which: str, status_name: str, genre_name: str, request: gr.Request
-    ):
-        status_filter, genre_filter = "all", None
-        if which == "reviewed":
-            status_filter = "reviewed"
-        elif which == "current filter":
-            status_filter, genre_filter = (
-                status_name,
-                None if genre_name == ANY_GENRE else genre_name,
-            )
-        keep = review.studio.settings.export_keep
-        out = _export_path(Path(exported.GRADIO_CACHE), keep, format_name)
-        review.export(format_name, out, status_filter, genre_filter, current_user(request))
-        return str(out)
-
-    run_export.click(do_export, [fmt, scope, status, genre], [exported], api_name="review_export")
-    return run_import.click(
-        do_import, [upload, server_path], [import_message], api_name="review_import"
-    )
-
-
-def _export_path(gradio_cache: Path, keep: int, format_name: str) -> Path:
-    """Where the next export goes: its own folder under `mmgui-exports/` in Gradio's cache
-    (a file already there is served as is, not copied again), after deleting all but the
-    newest `keep - 1` earlier exports; so at most `keep` export files exist at any time."""
-    folder = gradio_cache / EXPORTS_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    earlier = sorted(folder.iterdir())  # the names start with the time they were made
-    for old in earlier[: max(0, len(earlier) - keep + 1)]:
-        shutil.rmtree(old, ignore_errors=True)
-    suffix = ".csv" if format_name == "csv" else ".json"
-    fresh = tempfile.mkdtemp(prefix=f"{time.time_ns():020d}-", dir=folder)
-    return Path(fresh) / f"mmgui-{format_name}{suffix}"

@@ -3,10 +3,18 @@ plain formatting of the queue's views, so the tab module holds layout and wiring
 
 from __future__ import annotations
 
+from PIL import Image
+
+from mmgui.config import Settings
+from mmgui.data.image import load_image
 from mmgui.genres import GENRES
 from mmgui.serve.cursor import QueueCursor
+from mmgui.store.enums import DecisionAction
 from mmgui.store.views import ItemView, RecentDecision
 
+ANY_GENRE = "(any genre)"  # the genre filter's choice that filters on no genre
+POSTER_DISPLAY = (760, 760)
+BROWSER_FORMATS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 GENRE_KEYS = "abcdefghijklmnopqr"  # review_keys.js toggles GENRES[i] with GENRE_KEYS[i]
 HISTORY_COLUMNS = [
     "when (UTC)", "who", "action", "before", "after", "model", "seconds", "comment",
@@ -22,7 +30,18 @@ KEYS_HELP = """| key | does |
 | ? | show or hide this help |
 
 Keys typed into a text field (search, comment) are left alone."""
-PAST = {"accept": "Accepted", "correct": "Corrected", "skip": "Skipped", "discard": "Discarded"}
+PAST = {
+    DecisionAction.ACCEPT: "Accepted",
+    DecisionAction.CORRECT: "Corrected",
+    DecisionAction.SKIP: "Skipped",
+    DecisionAction.DISCARD: "Discarded",
+}
+UNDECIDED = (DecisionAction.SKIP, DecisionAction.DISCARD)
+
+
+def genre_filter(choice: str) -> str | None:
+    """The genre the queue is filtered on for a choice of the genre dropdown (None: any)."""
+    return None if choice == ANY_GENRE else choice
 
 
 def progress_line(cursor: QueueCursor, remaining: int) -> str:
@@ -36,7 +55,7 @@ def progress_line(cursor: QueueCursor, remaining: int) -> str:
         where = "end of the queue"
     else:
         where = f"#{max(1, cursor.offset + cursor.pos - cursor.left + 1)} in this order"
-    skipped = cursor.decided.get("skip", 0) + cursor.decided.get("discard", 0)
+    skipped = sum(cursor.decided.get(action, 0) for action in UNDECIDED)
     return (
         f"**{remaining}** in this view ({scope}) · {where} · you: **{cursor.done} done**"
         f"{f', {skipped} skipped or discarded' if skipped else ''} since you opened it, "
@@ -46,7 +65,7 @@ def progress_line(cursor: QueueCursor, remaining: int) -> str:
 
 def saved_note(item: ItemView) -> str:
     action = item.history[0].action
-    if action in ("skip", "discard"):
+    if action in UNDECIDED:
         return f"{PAST[action]} “{item.title}”."
     labels = ", ".join(item.labels or []) or "no genres"
     return f"{PAST.get(action, action)} “{item.title}”: {labels}."
@@ -62,6 +81,21 @@ def choices(item: ItemView) -> list[tuple[str, str]]:
             mark = " ★" if prob >= item.thresholds[genre] else ""
             choices.append((f"[{key}] {genre} · {prob:.0%}{mark}", genre))
     return choices
+
+
+def poster_image(item: ItemView, settings: Settings) -> str | Image.Image | None:
+    """The item's picture for the screen: the media file itself when a browser shows it as it
+    is (no decode and re-encode on the way to the next item), else scaled down (a big upload
+    is not sent whole) or converted (TIFF, BMP)."""
+    if item.poster is None:
+        return None
+    if item.poster.suffix.lower() in BROWSER_FORMATS:
+        with Image.open(item.poster) as header:  # reads the header only
+            if max(header.size) <= max(POSTER_DISPLAY):
+                return str(item.poster)
+    image = load_image(item.poster, settings.max_image_pixels, settings.max_image_bytes)
+    image.thumbnail(POSTER_DISPLAY)
+    return image
 
 
 def details(item: ItemView) -> str:
