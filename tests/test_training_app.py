@@ -107,11 +107,32 @@ def test_full_finetuning_is_offered_only_with_cuda(
 ) -> None:
     import torch
 
+    import mmgui.serve.models
+
+    monkeypatch.setattr(mmgui.serve.models, "nvidia_device_present", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     app = build_app(Studio(settings))
     (mode,) = [b for b in app.blocks.values() if getattr(b, "label", None) == "Mode"]
     assert [value for _, value in mode.choices] == (["heads", "full"] if cuda else ["heads"])
     assert (mode.info is None) == cuda and (cuda or "needs a CUDA GPU" in mode.info)
+
+
+def test_without_an_nvidia_device_torch_is_not_asked(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    import mmgui.serve.models
+
+    def asked() -> bool:
+        raise AssertionError("torch was asked about CUDA on a machine with no NVIDIA device")
+
+    monkeypatch.setattr(mmgui.serve.models, "nvidia_device_present", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", asked)
+    app = build_app(Studio(settings))
+    (mode,) = [b for b in app.blocks.values() if getattr(b, "label", None) == "Mode"]
+    assert [value for _, value in mode.choices] == ["heads"]
+    assert "shows no NVIDIA device" in mode.info
 
 
 def test_the_studio_worker_process_runs_jobs_and_stops_cleanly(
