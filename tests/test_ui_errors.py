@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import pytest
@@ -49,8 +51,15 @@ def _run_plain(fail: bool) -> list:
     return [plain(fail, None)]
 
 
+def _in_own_loop(awaitable_of: Callable[[], Coroutine]) -> object:
+    """Run a coroutine in a fresh event loop on a thread of its own: the session's Playwright
+    browser keeps a loop running on the test thread, where `asyncio.run` refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(awaitable_of())).result()
+
+
 def _run_coroutine(fail: bool) -> list:
-    return [asyncio.run(coroutine(fail))]
+    return [_in_own_loop(lambda: coroutine(fail))]
 
 
 def _run_generator(fail: bool) -> list:
@@ -61,7 +70,7 @@ def _run_async_generator(fail: bool) -> list:
     async def collect() -> list:
         return [value async for value in async_generator(fail)]
 
-    return asyncio.run(collect())
+    return _in_own_loop(collect)
 
 
 RUNS = [_run_plain, _run_coroutine, _run_generator, _run_async_generator]
