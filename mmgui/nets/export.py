@@ -33,9 +33,6 @@ from mmgui.versions import Backbones, onnx_session
 PARITY_ATOL = 1e-4
 OPSET = 17
 
-POSTER_INPUTS = ("images",)
-OVERVIEW_INPUTS = ("input_ids", "attention_mask")
-
 
 def export_checked(
     module: nn.Module,

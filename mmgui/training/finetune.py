@@ -93,6 +93,33 @@ def original_data_dir(card: VersionCard) -> Path:
     return source if source.is_absolute() else PROJECT_ROOT / source
 
 
+@dataclass(frozen=True)
+class Job:
+    """One finetuning job: the version it starts from, its records, and how it trains."""
+
+    card: VersionCard  # the active version's
+    init: dict  # the active head's weights: where training starts
+    encoders: Encoders  # the active version's backbones
+    parts: Parts
+    tuning: FinetuneSettings
+    settings: Settings
+    mode: str  # JobMode
+    device: str
+    job_id: int | None
+    replay_source: str  # the original data folder
+    started: float  # time.perf_counter() at the start
+    on_epoch: OnEpoch | None = None
+
+    @property
+    def training_records(self) -> list[MovieRecord]:
+        """What an epoch trains on: each correction `oversample` times, and the replay."""
+        return self.parts.train_corrections * self.tuning.oversample + self.parts.replay
+
+    @property
+    def head_config(self) -> HeadConfig:
+        return HeadConfig.from_dict(dict(self.card.head or {}))
+
+
 def finetune_version(
     active_dir: Path,
     corrections: list[MovieRecord],
@@ -111,23 +138,31 @@ def finetune_version(
     card, data_dir = _active_card(active_dir, corrections, data_dir)
     from mmgui.training.train import build_encoders
 
-    encoders = build_encoders(dict(card.config_json or {}))
-    parts = split_corrections(corrections, load_records(data_dir), tuning)
-    init = load_file(Path(active_dir) / "head.safetensors")
-    train = _train_full if mode == JobMode.FULL else _train_heads
-    candidate = train(card, init, encoders, parts, tuning, settings, on_epoch, device)
+    job = Job(
+        card=card,
+        init=load_file(Path(active_dir) / "head.safetensors"),
+        encoders=build_encoders(dict(card.config_json or {})),
+        parts=split_corrections(corrections, load_records(data_dir), tuning),
+        tuning=tuning,
+        settings=settings,
+        mode=mode,
+        device=device,
+        job_id=job_id,
+        replay_source=str(data_dir),
+        started=started,
+        on_epoch=on_epoch,
+    )
+    candidate = (_train_full if mode == JobMode.FULL else _train_heads)(job)
     active_features = None  # heads mode: the candidate's features are the active version's
     if mode != JobMode.HEADS:  # full mode: the active version is scored on its own backbones'
         cache = settings.cache_dir / "features"
-        active_features = functools.partial(feature_set, encoders=encoders, cache_dir=cache)
-    scores = score_candidate(card, init, candidate, active_features, parts, tuning.threshold_margin)
+        active_features = functools.partial(feature_set, encoders=job.encoders, cache_dir=cache)
+    scores = score_candidate(
+        card, job.init, candidate, active_features, job.parts, tuning.threshold_margin
+    )
     flagged = worse_than(scores.metrics, scores.active_metrics)
-    job = {
-        "mode": mode, "job_id": job_id, "device": device, "tuning": tuning,
-        "replay_source": str(data_dir), "started": started,
-    }  # fmt: skip
     version = write_version(
-        out, lambda folder: _candidate_card(card, candidate, scores, flagged, parts, job, folder)
+        out, lambda folder: _candidate_card(job, candidate, scores, flagged, folder)
     )
     return FinetuneResult(
         version, scores.metrics, scores.active_metrics, flagged, time.perf_counter() - started
@@ -172,49 +207,30 @@ def split_corrections(
     return Parts(train_c, eval_c, replay, uncorrected("val"), uncorrected("test"))
 
 
-def _train_heads(
-    card: VersionCard,
-    init: dict,
-    encoders: Encoders,
-    parts: Parts,
-    tuning: FinetuneSettings,
-    settings: Settings,
-    on_epoch: OnEpoch | None,
-    device: str,
-) -> Candidate:
+def _train_heads(job: Job) -> Candidate:
     """heads mode: cached backbone features, only the fusion head trains (DDP when several
     GPUs are visible)."""
-    cache = settings.cache_dir / "features"
+    cache = job.settings.cache_dir / "features"
 
     def features(records: list[MovieRecord]) -> FeatureSet:
-        return feature_set(records, encoders, cache)
+        return feature_set(records, job.encoders, cache)
 
-    eval_set = features(parts.evaluation)
-    train_set = features(parts.train_corrections * tuning.oversample + parts.replay)
-    trainer, distributed = pick_trainer(device)
-    head_config = HeadConfig.from_dict(dict(card.head or {}))
-    training = _head_training(card, tuning)
-    result = trainer(head_config, train_set, eval_set, training, on_epoch, init)
+    eval_set = features(job.parts.evaluation)
+    train_set = features(job.training_records)
+    trainer, distributed = pick_trainer(job.device)
+    training = _head_training(job.card, job.tuning)
+    result = trainer(job.head_config, train_set, eval_set, training, job.on_epoch, job.init)
     return Candidate(result, features, eval_set, None, distributed)
 
 
-def _train_full(
-    card: VersionCard,
-    init: dict,
-    encoders: Encoders,
-    parts: Parts,
-    tuning: FinetuneSettings,
-    settings: Settings,
-    on_epoch: OnEpoch | None,
-    device: str,
-) -> Candidate:
+def _train_full(job: Job) -> Candidate:
     """full mode: the backbones train too, on one device."""
     from mmgui.training.full_finetune import feature_set_now, train_end_to_end
 
     trained = train_end_to_end(
-        copy.deepcopy(encoders), HeadConfig.from_dict(dict(card.head or {})), init,
-        parts.train_corrections * tuning.oversample + parts.replay, parts.evaluation,
-        _head_training(card, tuning), tuning.backbone_lr, on_epoch, device,
+        copy.deepcopy(job.encoders), job.head_config, job.init, job.training_records,
+        job.parts.evaluation, _head_training(job.card, job.tuning), job.tuning.backbone_lr,
+        job.on_epoch, job.device,
     )  # fmt: skip
     best = max(r["val_macro_roc_auc"] for r in trained.history)
     result = HeadResult(trained.head, trained.best_epoch, best, trained.history)
@@ -222,21 +238,15 @@ def _train_full(
     def features(records: list[MovieRecord]) -> FeatureSet:
         return feature_set_now(trained.encoders, records, "cpu")
 
-    return Candidate(result, features, features(parts.evaluation), trained.encoders, None)
+    return Candidate(result, features, features(job.parts.evaluation), trained.encoders, None)
 
 
 def _candidate_card(
-    card: VersionCard,
-    candidate: Candidate,
-    scores: Scores,
-    flagged: str | None,
-    parts: Parts,
-    job: dict,
-    folder: Path,
+    job: Job, candidate: Candidate, scores: Scores, flagged: str | None, folder: Path
 ) -> dict:
     """Write the candidate's head (and, full mode, its backbones) into `folder`; its card:
     the active version's, with what this job changed and how it was made."""
-    result = candidate.result
+    card, parts, result = job.card, job.parts, candidate.result
     served = CalibratedHead(result.head, scores.temperature).eval()
     rows = [t[:64].numpy() for t in candidate.eval_set.tensors()]
     inputs = dict(zip(HEAD_INPUTS, rows, strict=True))
@@ -261,7 +271,7 @@ def _candidate_card(
         active_metrics={"version": card.name, "eval": scores.active_metrics},
         flagged=flagged,
         backbones=backbones,
-        finetune=_finetune_record(candidate, parts, job),
+        finetune=_finetune_record(job, candidate),
         history=tuple(result.history),
         export={"onnx_max_abs_diff": parity},
     )
@@ -271,14 +281,15 @@ def _candidate_card(
     return content
 
 
-def _finetune_record(candidate: Candidate, parts: Parts, job: dict) -> dict:
+def _finetune_record(job: Job, candidate: Candidate) -> dict:
+    parts = job.parts
     corrections = parts.train_corrections + parts.eval_corrections
     return {
-        "mode": job["mode"],
-        "job_id": job["job_id"],
-        "device": job["device"],
+        "mode": job.mode,
+        "job_id": job.job_id,
+        "device": job.device,
         "distributed": candidate.distributed,
-        "settings": asdict(job["tuning"]),
+        "settings": asdict(job.tuning),
         "n_corrections": len(corrections),
         "n_train_corrections": len(parts.train_corrections),
         "n_eval_corrections": len(parts.eval_corrections),
@@ -286,8 +297,8 @@ def _finetune_record(candidate: Candidate, parts: Parts, job: dict) -> dict:
         "n_eval": len(candidate.eval_set),
         "best_epoch": candidate.result.best_epoch,
         "corrections_fingerprint": fingerprint(corrections),
-        "replay_source": job["replay_source"],
-        "seconds": round(time.perf_counter() - job["started"], 1),
+        "replay_source": job.replay_source,
+        "seconds": round(time.perf_counter() - job.started, 1),
     }
 
 
