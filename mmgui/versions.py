@@ -72,6 +72,12 @@ class Backbones:
     overview: Backbone
     in_version: str | None = None  # fully finetuned: the version's own subfolder of graphs
 
+    def __post_init__(self) -> None:
+        if self.poster.input_size is None:
+            raise ValueError("the poster backbone has no input_size")
+        if self.overview.max_tokens is None:
+            raise ValueError("the overview backbone has no max_tokens")
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Backbones:
         return cls(
@@ -88,11 +94,13 @@ class Backbones:
 
     @property
     def poster_size(self) -> tuple[int, int]:
-        return self.poster.input_size or (0, 0)
+        """(width, height) of the poster backbone's input (checked present on construction)."""
+        return self.poster.input_size  # type: ignore[return-value]
 
     @property
     def max_tokens(self) -> int:
-        return self.overview.max_tokens or 0
+        """The overview backbone's token limit (checked present on construction)."""
+        return self.overview.max_tokens  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -205,7 +213,7 @@ class VersionCard:
             parent=data.get("parent"),
             genres=tuple(data.get("genres", ())),
             thresholds={g: float(t) for g, t in data.get("thresholds", {}).items()},
-            temperature=float(data.get("temperature", 1.0)),
+            temperature=1.0 if kind is ModelKind.AFFECT else float(data["temperature"]),
             untuned_genres=tuple(data.get("untuned_genres", ())),
             retuned_genres=None if retuned is None else tuple(retuned),
             metrics=data.get("metrics", {}),

@@ -95,7 +95,8 @@ def test_onnx_head_serves_the_same_weights_as_the_torch_copy(
     version: Path, predictor: GenrePredictor
 ) -> None:
     card = read_card(version)
-    head = GenreHead(HeadConfig.from_dict(dict(card.head or {})))
+    assert card.head is not None
+    head = GenreHead(HeadConfig.from_dict(dict(card.head)))
     head.load_state_dict(load_file(version / "head.safetensors"))
     calibrated = CalibratedHead(head, card.temperature).eval()
     rng = np.random.default_rng(0)

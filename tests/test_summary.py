@@ -34,6 +34,7 @@ def test_a_finetuned_version_names_its_parent_and_corrections() -> None:
             "kind": "head",
             "genres": [],
             "thresholds": {},
+            "temperature": 1.0,
             "parent": "default",
             "created_at": "2026-12-02T10:02:00+00:00",
             "finetune": {"n_corrections": 240},

@@ -20,6 +20,7 @@ def _writer(payload: str):
             "kind": "head",
             "genres": ["Drama"],
             "thresholds": {"Drama": 0.4},
+            "temperature": 1.2,
             "payload": payload,
         }
 
@@ -88,6 +89,35 @@ def test_a_failed_overwrite_keeps_the_old_version(tmp_path: Path) -> None:
             ),
             "no threshold for War",
         ),
+        (
+            json.dumps(
+                {
+                    "format_version": 1,
+                    "name": "v",
+                    "kind": "head",
+                    "genres": ["War"],
+                    "thresholds": {"War": 0.5},
+                }
+            ),
+            "'temperature' is missing",
+        ),
+        (
+            json.dumps(
+                {
+                    "format_version": 1,
+                    "name": "v",
+                    "kind": "head",
+                    "genres": [],
+                    "thresholds": {},
+                    "temperature": 1.0,
+                    "backbones": {
+                        "poster": {"name": "p", "dim": 8, "weights_sha256": "0"},
+                        "overview": {"name": "o", "dim": 8, "weights_sha256": "0", "max_tokens": 8},
+                    },
+                }
+            ),
+            "the poster backbone has no input_size",
+        ),
     ],
 )
 def test_broken_versions_are_clear_errors(
@@ -146,7 +176,7 @@ def test_another_user_can_read_a_full_version() -> None:
         (folder / "head.onnx").write_text("head")
         (folder / "backbones").mkdir()
         (folder / "backbones" / "poster.onnx").write_text("poster")
-        return {"kind": "head", "genres": [], "thresholds": {}}
+        return {"kind": "head", "genres": [], "thresholds": {}, "temperature": 1.0}
 
     shared = Path(tempfile.mkdtemp(prefix="mmgui-shared-models-"))  # pytest's are 0700
     try:

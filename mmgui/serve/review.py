@@ -160,7 +160,7 @@ class ReviewService:
         status: str = ItemStatus.PENDING,
         filter_genre: str | None = None,
     ) -> int:
-        """How many items `bulk_edit` with these arguments would change."""
+        """`ReviewStore.bulk_preview`: how many items `bulk_edit` would change."""
         return self.store.bulk_preview(genre, add, status, filter_genre)
 
     def bulk_edit(
@@ -171,8 +171,7 @@ class ReviewService:
         status: str = ItemStatus.PENDING,
         filter_genre: str | None = None,
     ) -> int:
-        """Add (or remove) `genre` on every item of the filter, other labels kept; each changed
-        item gets a decision, the edit one audit entry. Returns how many items changed."""
+        """`ReviewStore.bulk_edit`: `genre` added (or removed) on every item of the filter."""
         return self.store.bulk_edit(username, genre, add, status, filter_genre)
 
     def _fill(self, cursor: QueueCursor, offset: int) -> bool:

@@ -65,6 +65,7 @@ class Scores:
 
 def score_candidate(
     card: VersionCard,
+    head_config: HeadConfig,
     init: dict,
     candidate: Candidate,
     active_features: Callable[[list[MovieRecord]], FeatureSet] | None,
@@ -74,7 +75,6 @@ def score_candidate(
     """Calibrate the candidate on the evaluation data, then score it and the active version as
     served (its head, temperature and thresholds) on the same data: eval, the held-out
     corrections alone, and the original test split."""
-    head_config = HeadConfig.from_dict(dict(card.head or {}))
     head, eval_set = candidate.result.head, candidate.eval_set
     logits = head_logits(head, eval_set.only(head_config.modalities))
     temperature = fit_temperature(logits, eval_set.labels)

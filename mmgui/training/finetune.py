@@ -117,7 +117,7 @@ class Job:
 
     @property
     def head_config(self) -> HeadConfig:
-        return HeadConfig.from_dict(dict(self.card.head or {}))
+        return HeadConfig.from_dict(dict(self.card.head))
 
 
 def finetune_version(
@@ -141,7 +141,7 @@ def finetune_version(
     job = Job(
         card=card,
         init=load_file(Path(active_dir) / "head.safetensors"),
-        encoders=build_encoders(dict(card.config_json or {})),
+        encoders=build_encoders(dict(card.config_json)),
         parts=split_corrections(corrections, load_records(data_dir), tuning),
         tuning=tuning,
         settings=settings,
@@ -158,8 +158,9 @@ def finetune_version(
         cache = settings.cache_dir / "features"
         active_features = functools.partial(feature_set, encoders=job.encoders, cache_dir=cache)
     scores = score_candidate(
-        card, job.init, candidate, active_features, job.parts, tuning.threshold_margin
-    )
+        card, job.head_config, job.init, candidate, active_features, job.parts,
+        tuning.threshold_margin,
+    )  # fmt: skip
     flagged = worse_than(scores.metrics, scores.active_metrics)
     version = write_version(
         out, lambda folder: _candidate_card(job, candidate, scores, flagged, folder)
@@ -176,8 +177,10 @@ def _active_card(
     if not corrections:
         raise MmguiError("no corrected items to learn from: review and save some items first")
     card = read_card(active_dir)
-    if card.kind is not ModelKind.HEAD or card.head is None:
+    if card.kind is not ModelKind.HEAD:
         raise MmguiError(f"{card.name} is a {card.kind} version; only heads finetune")
+    if card.head is None or card.config_json is None:
+        raise MmguiError(f"{card.name}'s card lacks its head config or training config")
     data_dir = Path(data_dir) if data_dir else original_data_dir(card)
     if not data_dir.is_dir():
         raise MmguiError(
